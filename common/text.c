@@ -1,0 +1,119 @@
+/* UTF-8 and field validation for request bodies. */
+#include "text.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* Decodes one code point at s, which has len bytes left. Returns the
+ * number of bytes used, or 0 when the sequence is malformed. */
+static size_t decode_utf8(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    size_t need;
+    uint32_t min;
+
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    } else if ((s[0] & 0xE0) == 0xC0) {
+        need = 2, min = 0x80, *cp = s[0] & 0x1F;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        need = 3, min = 0x800, *cp = s[0] & 0x0F;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        need = 4, min = 0x10000, *cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len < need)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (s[i] & 0x3F);
+    }
+    if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
+        return 0;
+    return need;
+}
+
+long text_utf8_length(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    long count = 0;
+    size_t i = 0;
+
+    while (i < len) {
+        uint32_t cp;
+        size_t used = decode_utf8(p + i, len - i, &cp);
+
+        if (used == 0 || cp == 0)
+            return -1;
+        i += used;
+        count++;
+    }
+    return count;
+}
+
+static int is_white_space(uint32_t cp)
+{
+    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 ||
+           cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+           cp == 0x3000;
+}
+
+int text_is_blank(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < len) {
+        uint32_t cp;
+        size_t used = decode_utf8(p + i, len - i, &cp);
+
+        if (used == 0 || !is_white_space(cp))
+            return 0;
+        i += used;
+    }
+    return 1;
+}
+
+int text_valid_username(const char *s, size_t len)
+{
+    if (len < 3 || len > 32)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int text_valid_length(const char *s, size_t len, long min, long max)
+{
+    long count = text_utf8_length(s, len);
+
+    return count >= min && count <= max && !text_is_blank(s, len);
+}
+
+int text_valid_uuid(const char *s, size_t len)
+{
+    static const char layout[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+    if (len != sizeof(layout) - 1)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (layout[i] == '-') {
+            if (c != '-')
+                return 0;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                     (c >= 'A' && c <= 'F'))) {
+            return 0;
+        }
+    }
+    return 1;
+}

@@ -1,0 +1,126 @@
+// Fetch wrapper for the REST API under /api on the page's own origin.
+// Every request carries the session cookie. State-changing requests always
+// send a JSON body with Content-Type: application/json, even where the API
+// needs no fields ({}), so no state change is a request that a cross-site
+// HTML form could also send.
+
+/** An HTTP or network failure with the API's error code. */
+export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status, 0 when the request never got a response
+   * @param {string} code the API's error code, or "network_error"
+   * @param {string} message text a person can read
+   * @param {number|null} retryAfter seconds from the Retry-After header
+   */
+  constructor(status, code, message, retryAfter = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+let unauthorizedHandler = null;
+
+/** Registers a function called when a request other than login fails with 401. */
+export function onUnauthorized(handler) {
+  unauthorizedHandler = handler;
+}
+
+/**
+ * Sends a request and returns the parsed JSON body, or null for 204.
+ * Throws ApiError for a non-2xx status or a network failure.
+ */
+export async function request(method, path, body, { signal, quiet401 = false } = {}) {
+  const init = {
+    method,
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json' },
+    signal,
+  };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiError(0, 'network_error', 'Could not reach the server. Check your connection.');
+  }
+
+  if (response.status === 204) return null;
+  const data = await readJson(response);
+  if (response.ok) return data;
+
+  const code = data?.error?.code || `http_${response.status}`;
+  const message = data?.error?.message || `The server answered ${response.status} ${response.statusText}.`;
+  const retryAfter = parseRetryAfter(response.headers.get('Retry-After'));
+  const error = new ApiError(response.status, code, message, retryAfter);
+  if (response.status === 401 && !quiet401 && unauthorizedHandler) unauthorizedHandler(error);
+  throw error;
+}
+
+async function readJson(response) {
+  const text = await response.text().catch(() => '');
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** Parses Retry-After as delay-seconds or an HTTP date; returns whole seconds or null. */
+export function parseRetryAfter(value, now = Date.now()) {
+  if (!value) return null;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value);
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return null;
+  return Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+export const api = {
+  register: (username, password, displayName) =>
+    request('POST', '/api/auth/register', {
+      username,
+      password,
+      ...(displayName ? { display_name: displayName } : {}),
+    }, { quiet401: true }),
+  login: (username, password) =>
+    request('POST', '/api/auth/login', { username, password }, { quiet401: true }),
+  logout: () => request('POST', '/api/auth/logout', {}, { quiet401: true }),
+  me: () => request('GET', '/api/me', undefined, { quiet401: true }),
+
+  searchUsers: (prefix, signal) => request('GET', `/api/users${query({ q: prefix })}`, undefined, { signal }),
+
+  listConversations: (before, limit = 30) =>
+    request('GET', `/api/conversations${query({ before, limit })}`),
+  getConversation: (id) => request('GET', `/api/conversations/${id}`),
+  createConversation: (memberIds, title) =>
+    request('POST', '/api/conversations', { member_ids: memberIds, ...(title ? { title } : {}) }),
+
+  listMessages: (conversationId, before, limit = 30) =>
+    request('GET', `/api/conversations/${conversationId}/messages${query({ before, limit })}`),
+  sendMessage: (conversationId, payload, { signal } = {}) =>
+    request('POST', `/api/conversations/${conversationId}/messages`, payload, { signal }),
+  markRead: (conversationId, upTo) =>
+    request('POST', `/api/conversations/${conversationId}/read`, { up_to: upTo }),
+
+  addReaction: (messageId, emoji) =>
+    request('PUT', `/api/messages/${messageId}/reactions/${encodeURIComponent(emoji)}`, {}),
+  removeReaction: (messageId, emoji) =>
+    request('DELETE', `/api/messages/${messageId}/reactions/${encodeURIComponent(emoji)}`, {}),
+};
