@@ -345,11 +345,15 @@ BEGIN
 END
 $$;
 
--- Creates a direct conversation (one other member, no title) or a group.
--- A direct pair that already has a conversation gets it back as 'existing'.
+-- Creates a direct conversation (one other member, no title) or a group,
+-- and returns it as the creator sees it. A direct pair that already has a
+-- conversation gets it back as 'existing'. The JSON is built here, not by
+-- the caller's statement, because a caller's snapshot would not yet see the
+-- rows this function inserted.
 CREATE FUNCTION create_conversation(p_creator bigint, p_members bigint[],
                                     p_title text, OUT status text,
-                                    OUT conversation_id bigint)
+                                    OUT conversation_id bigint,
+                                    OUT conversation jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
     others bigint[];
@@ -371,6 +375,7 @@ BEGIN
         IF NOT FOUND THEN
             SELECT c.id INTO conversation_id FROM conversations c WHERE c.direct_key = pair;
             status := 'existing';
+            conversation := conversation_json(conversation_id, p_creator);
             RETURN;
         END IF;
     ELSE
@@ -387,6 +392,7 @@ BEGIN
     VALUES (conversation_id, 'conversation', jsonb_build_object(
         'conversation', conversation_json(conversation_id, NULL),
         'member_ids', to_jsonb(others || p_creator)));
+    conversation := conversation_json(conversation_id, p_creator);
     status := 'created';
 END
 $$;

@@ -1,0 +1,79 @@
+/* Users: the caller's own account and the search used to start a chat. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "db.h"
+#include "text.h"
+
+void users_me(struct request *req)
+{
+    char user[24];
+    const char *params[1] = {user};
+    PGresult *res;
+    int unavailable;
+
+    snprintf(user, sizeof(user), "%lld", req->user_id);
+    res = db_exec(STMT_USER_BY_ID, 1, params, &unavailable);
+    if (res == NULL) {
+        respond_db_error(req, unavailable);
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        respond_error(req, ERR_UNAUTHENTICATED, NULL);
+    } else {
+        respond_raw_json(req, 200, "{\"user\":");
+        buf_puts(&req->out, PQgetvalue(res, 0, 0));
+        buf_puts(&req->out, "}");
+    }
+    PQclear(res);
+}
+
+/* Builds a LIKE pattern matching names that start with prefix: lower case,
+ * with the pattern characters '%', '_' and '\' escaped. */
+static void like_prefix(const char *prefix, char *out, size_t out_size)
+{
+    size_t n = 0;
+
+    for (const char *p = prefix; *p && n + 3 < out_size; p++) {
+        char c = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+
+        if (c == '%' || c == '_' || c == '\\')
+            out[n++] = '\\';
+        out[n++] = c;
+    }
+    out[n++] = '%';
+    out[n] = '\0';
+}
+
+void users_search(struct request *req)
+{
+    char q[64], pattern[140], user[24];
+    const char *params[2] = {user, pattern};
+    PGresult *res;
+    int unavailable;
+
+    if (query_param(req->query, "q", q, sizeof(q)) != 0 || q[0] == '\0' ||
+        strlen(q) > 32 || text_utf8_length(q, strlen(q)) < 0) {
+        respond_error(req, ERR_INVALID_QUERY,
+                      "q must be the first 1 to 32 characters of a username");
+        return;
+    }
+    like_prefix(q, pattern, sizeof(pattern));
+    snprintf(user, sizeof(user), "%lld", req->user_id);
+    res = db_exec(STMT_USERS_SEARCH, 2, params, &unavailable);
+    if (res == NULL) {
+        respond_db_error(req, unavailable);
+        return;
+    }
+
+    respond_raw_json(req, 200, "{\"users\":[");
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (i > 0)
+            buf_puts(&req->out, ",");
+        buf_puts(&req->out, PQgetvalue(res, i, 0));
+    }
+    buf_puts(&req->out, "]}");
+    PQclear(res);
+}
