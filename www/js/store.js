@@ -200,22 +200,32 @@ export function createStore() {
 
     const previous = conversation.last_read_message_id ?? 0;
     const entry = state.threads.get(conversationId);
-    let newlyRead = 0;
-    if (entry) {
-      for (const message of entry.messages.values()) {
-        if (message.id != null && message.id > previous && message.id <= upTo && message.sender_id !== state.me?.id) {
-          newlyRead += 1;
-        }
-      }
-    }
+    const fromOthers = (message) => message.id != null && message.sender_id !== state.me?.id;
     conversation.last_read_message_id = upTo;
+
     const lastId = conversation.last_message?.id;
     if (lastId != null && upTo >= lastId) {
       conversation.unread_count = 0;
+    } else if (entry?.loaded && upTo >= oldestStoredId(entry)) {
+      // A loaded thread holds the newest page and every message since, so it
+      // has every message after a cursor that points into it.
+      conversation.unread_count = [...entry.messages.values()]
+        .filter((message) => fromOthers(message) && message.id > upTo).length;
     } else {
+      const newlyRead = entry
+        ? [...entry.messages.values()].filter((message) => fromOthers(message) && message.id > previous && message.id <= upTo).length
+        : 0;
       conversation.unread_count = Math.max(0, (conversation.unread_count || 0) - newlyRead);
     }
     return true;
+  }
+
+  function oldestStoredId(entry) {
+    let oldest = Infinity;
+    for (const message of entry.messages.values()) {
+      if (message.id != null && message.id < oldest) oldest = message.id;
+    }
+    return oldest;
   }
 
   // ---- events -------------------------------------------------------------
