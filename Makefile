@@ -62,7 +62,7 @@ $(PUSHD_BIN): $(PUSHD_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(call pkg_libs,$(PUSHD_PKGS)) -lm
 
 # Unit tests include the sources they test, so they can reach static helpers.
-$(UNIT_BIN): $(UNIT_SRC) $(COMMON_OBJ) $(wildcard tests/unit/*.h)
+$(UNIT_BIN): $(UNIT_SRC) $(COMMON_OBJ) $(wildcard tests/unit/*.h) $(API_SRC) $(wildcard fcgi/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Ifcgi -Itests/unit $(call pkg_cflags,$(API_PKGS)) $(ALL_CFLAGS) \
 	    -o $@ $(UNIT_SRC) $(COMMON_OBJ) $(call pkg_libs,$(API_PKGS)) -lm

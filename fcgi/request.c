@@ -129,6 +129,26 @@ static int is_json_media_type(const char *content_type)
             content_type[n] == ' ');
 }
 
+/*
+ * Returns 1 when a single quote appears outside every string. json-c 0.16
+ * reads 'text' as a string even in strict mode, but RFC 8259 allows only
+ * double-quoted strings.
+ */
+static int has_single_quoted_string(const char *s, size_t len)
+{
+    int in_string = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (in_string && s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            in_string = !in_string;
+        else if (s[i] == '\'' && !in_string)
+            return 1;
+    }
+    return 0;
+}
+
 int request_parse_json(struct request *req)
 {
     struct json_tokener *tok;
@@ -149,6 +169,12 @@ int request_parse_json(struct request *req)
     }
     if (memchr(req->body, '\0', (size_t)req->content_length) != NULL) {
         respond_error(req, ERR_INVALID_JSON, "the request body contains a NUL byte");
+        return -1;
+    }
+
+    if (has_single_quoted_string(req->body, (size_t)req->content_length)) {
+        respond_error(req, ERR_INVALID_JSON,
+                      "the request body is not valid JSON: strings need double quotes");
         return -1;
     }
 
