@@ -63,8 +63,13 @@ struct request {
     const char *cookie;         /* Cookie header or NULL */
     const char *content_type;   /* or NULL */
     const char *remote_addr;
-    const char *body;           /* content_length bytes, not NUL-terminated */
     long long content_length;
+    /* Reads up to len bytes of the body into dst; returns the count, 0 at
+     * the end. Streaming routes (uploads) call it themselves; for all
+     * others the router reads the whole body into body first. */
+    int (*read_body)(void *ctx, char *dst, int len);
+    void *read_ctx;
+    char *body;                 /* content_length bytes, owned, not NUL-terminated */
     char request_id[17];
 
     /* Set by the router. */
@@ -92,6 +97,12 @@ void respond_no_content(struct request *req);
 /* Responds 503 when the database is unreachable, else 500. */
 void respond_db_error(struct request *req, int unavailable);
 void respond_header(struct request *req, const char *name, const char *value);
+
+/*
+ * Reads the whole body into req->body, up to API_JSON_BODY_MAX bytes.
+ * Returns 0, or -1 after responding 413 or 400.
+ */
+int request_read_body(struct request *req);
 
 /*
  * Parses the body as a JSON object into req->json. Returns 0, or -1 after
@@ -146,6 +157,7 @@ void messages_create(struct request *req);
 void messages_mark_read(struct request *req);
 void reactions_put(struct request *req);
 void reactions_delete(struct request *req);
+void uploads_create(struct request *req);
 
 /* Resolves the session cookie to req->user_id. Returns 0, or -1 after
  * responding 401 or 503. */

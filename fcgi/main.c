@@ -42,22 +42,9 @@ static long long elapsed_us(const struct timespec *start)
     return (now.tv_sec - start->tv_sec) * 1000000LL + (now.tv_nsec - start->tv_nsec) / 1000;
 }
 
-/* Reads the request body into *body (malloc'd, caller frees). Returns 0,
- * or -1 when the client sent fewer bytes than Content-Length promised. */
-static int read_body(FCGX_Request *fcgi, long long length, char **body)
+static int read_fcgi_body(void *ctx, char *dst, int len)
 {
-    *body = NULL;
-    if (length <= 0)
-        return 0;
-    *body = malloc((size_t)length);
-    if (*body == NULL)
-        return -1;
-    if (FCGX_GetStr(*body, (int)length, fcgi->in) != (int)length) {
-        free(*body);
-        *body = NULL;
-        return -1;
-    }
-    return 0;
+    return FCGX_GetStr(dst, len, ((FCGX_Request *)ctx)->in);
 }
 
 static void write_response(FCGX_Request *fcgi, struct request *req)
@@ -84,7 +71,6 @@ static void handle(FCGX_Request *fcgi)
     struct timespec start;
     unsigned char random[8];
     const char *length = param(fcgi, "CONTENT_LENGTH");
-    char *body = NULL;
 
     clock_gettime(CLOCK_MONOTONIC, &start);
     request_init(&req);
@@ -99,16 +85,10 @@ static void handle(FCGX_Request *fcgi)
     req.content_type = param(fcgi, "CONTENT_TYPE");
     req.remote_addr = param(fcgi, "REMOTE_ADDR");
     req.content_length = length ? atoll(length) : 0;
+    req.read_body = read_fcgi_body;
+    req.read_ctx = fcgi;
 
-    /* Bodies are bounded before they are read: nothing here needs more. */
-    if (req.content_length > API_JSON_BODY_MAX || req.content_length < 0) {
-        respond_error(&req, ERR_TOO_LARGE, NULL);
-    } else if (read_body(fcgi, req.content_length, &body) != 0) {
-        respond_error(&req, ERR_INVALID_BODY, "the request body ended before Content-Length");
-    } else {
-        req.body = body;
-        router_dispatch(&req);
-    }
+    router_dispatch(&req);
 
     write_response(fcgi, &req);
     FCGX_Finish_r(fcgi);
@@ -117,7 +97,6 @@ static void handle(FCGX_Request *fcgi)
     log_info("api: %s %s %d %lldus", req.method, req.path, req.status, elapsed_us(&start));
     log_clear_context();
     request_free(&req);
-    free(body);
 }
 
 int main(void)

@@ -58,6 +58,8 @@ void request_free(struct request *req)
     if (req->json != NULL)
         json_object_put(req->json);
     req->json = NULL;
+    free(req->body);
+    req->body = NULL;
     buf_free(&req->headers);
     buf_free(&req->out);
 }
@@ -127,6 +129,34 @@ static int is_json_media_type(const char *content_type)
     return strncasecmp(content_type, "application/json", n) == 0 &&
            (content_type[n] == '\0' || content_type[n] == ';' ||
             content_type[n] == ' ');
+}
+
+int request_read_body(struct request *req)
+{
+    long long got = 0;
+
+    if (req->content_length > API_JSON_BODY_MAX || req->content_length < 0) {
+        respond_error(req, ERR_TOO_LARGE, NULL);
+        return -1;
+    }
+    if (req->content_length == 0 || req->read_body == NULL)
+        return 0;
+    req->body = malloc((size_t)req->content_length);
+    if (req->body == NULL) {
+        respond_error(req, ERR_INTERNAL, NULL);
+        return -1;
+    }
+    while (got < req->content_length) {
+        int n = req->read_body(req->read_ctx, req->body + got,
+                               (int)(req->content_length - got));
+
+        if (n <= 0) {
+            respond_error(req, ERR_INVALID_BODY, "the request body ended before Content-Length");
+            return -1;
+        }
+        got += n;
+    }
+    return 0;
 }
 
 /*

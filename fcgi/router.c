@@ -12,6 +12,10 @@
 
 enum route_access { PUBLIC, SESSION };
 
+/* Whether the router reads the body (bounded by API_JSON_BODY_MAX) before
+ * calling the handler, or leaves it to a handler that streams it. */
+enum route_body { BUFFERED, STREAMED };
+
 struct route {
     const char *method;
     /* Segments separated by '/'; "{id}" matches a positive integer and
@@ -19,23 +23,25 @@ struct route {
     const char *pattern;
     void (*handler)(struct request *req);
     enum route_access access;
+    enum route_body body;
 };
 
 static const struct route routes[] = {
-    {"POST", "/api/auth/register", auth_register, PUBLIC},
-    {"POST", "/api/auth/login", auth_login, PUBLIC},
-    {"POST", "/api/auth/logout", auth_logout, SESSION},
-    {"POST", "/api/auth/logout-all", auth_logout_all, SESSION},
-    {"GET", "/api/me", users_me, SESSION},
-    {"GET", "/api/users", users_search, SESSION},
-    {"GET", "/api/conversations", conversations_list, SESSION},
-    {"POST", "/api/conversations", conversations_create, SESSION},
-    {"GET", "/api/conversations/{id}", conversations_get, SESSION},
-    {"GET", "/api/conversations/{id}/messages", messages_list, SESSION},
-    {"POST", "/api/conversations/{id}/messages", messages_create, SESSION},
-    {"POST", "/api/conversations/{id}/read", messages_mark_read, SESSION},
-    {"PUT", "/api/messages/{id}/reactions/{emoji}", reactions_put, SESSION},
-    {"DELETE", "/api/messages/{id}/reactions/{emoji}", reactions_delete, SESSION},
+    {"POST", "/api/auth/register", auth_register, PUBLIC, BUFFERED},
+    {"POST", "/api/auth/login", auth_login, PUBLIC, BUFFERED},
+    {"POST", "/api/auth/logout", auth_logout, SESSION, BUFFERED},
+    {"POST", "/api/auth/logout-all", auth_logout_all, SESSION, BUFFERED},
+    {"GET", "/api/me", users_me, SESSION, BUFFERED},
+    {"GET", "/api/users", users_search, SESSION, BUFFERED},
+    {"GET", "/api/conversations", conversations_list, SESSION, BUFFERED},
+    {"POST", "/api/conversations", conversations_create, SESSION, BUFFERED},
+    {"GET", "/api/conversations/{id}", conversations_get, SESSION, BUFFERED},
+    {"GET", "/api/conversations/{id}/messages", messages_list, SESSION, BUFFERED},
+    {"POST", "/api/conversations/{id}/messages", messages_create, SESSION, BUFFERED},
+    {"POST", "/api/conversations/{id}/read", messages_mark_read, SESSION, BUFFERED},
+    {"PUT", "/api/messages/{id}/reactions/{emoji}", reactions_put, SESSION, BUFFERED},
+    {"DELETE", "/api/messages/{id}/reactions/{emoji}", reactions_delete, SESSION, BUFFERED},
+    {"POST", "/api/uploads", uploads_create, SESSION, STREAMED},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
@@ -144,6 +150,8 @@ void router_dispatch(struct request *req)
         respond_error(req, ERR_FORBIDDEN_ORIGIN, NULL);
         return;
     }
+    if (route->body == BUFFERED && request_read_body(req) != 0)
+        return;
     if (route->access == SESSION && auth_require_session(req) != 0)
         return;
     route->handler(req);

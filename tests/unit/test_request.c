@@ -1,12 +1,13 @@
 /* Request helpers: JSON bodies, fields, query parameters and paging. The
  * source is included so its static helpers are reachable. */
+#define _POSIX_C_SOURCE 200809L
 #include "../../fcgi/request.c"
 
 #include "unit.h"
 
 static void set_body(struct request *req, const char *body, const char *type)
 {
-    req->body = body;
+    req->body = strdup(body);
     req->content_length = (long long)strlen(body);
     req->content_type = type;
 }
@@ -78,7 +79,8 @@ static void json_body_with_nul_rejected(void)
     static const char body[] = "{\"a\":\"x\0\"}";
 
     request_init(&req);
-    req.body = body;
+    req.body = malloc(sizeof(body) - 1);
+    memcpy(req.body, body, sizeof(body) - 1);
     req.content_length = sizeof(body) - 1;
     req.content_type = "application/json";
     CHECK(request_parse_json(&req) == -1);

@@ -29,6 +29,7 @@ RECORDER(messages_create)
 RECORDER(messages_mark_read)
 RECORDER(reactions_put)
 RECORDER(reactions_delete)
+RECORDER(uploads_create)
 
 int auth_require_session(struct request *req)
 {
