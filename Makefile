@@ -15,7 +15,7 @@ OPT      ?= -O2 -g
 SANITIZE ?=
 
 COMMON_PKGS = libpq json-c libjwt libsodium
-API_PKGS    = $(COMMON_PKGS) hiredis libcurl
+API_PKGS    = $(COMMON_PKGS) hiredis libcurl vips
 PUSHD_PKGS  = $(COMMON_PKGS) hiredis libwebsockets libuv
 
 pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
