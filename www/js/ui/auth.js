@@ -75,7 +75,7 @@ export function showAuth({ root, login, register, onAuthenticated }) {
   const switchText = h('span');
   const switchButton = h('button', { type: 'button', className: 'link-button', onclick: () => setMode(mode === 'login' ? 'register' : 'login') });
 
-  const form = h('form', { className: 'auth-form', 'aria-labelledby': 'auth-title', novalidate: true },
+  const form = h('form', { className: 'auth-form', 'aria-labelledby': 'auth-title', noValidate: true },
     h('div', { className: 'field' }, h('label', { for: 'auth-username' }, 'Username'), username, usernameHint),
     h('div', { className: 'field' }, h('label', { for: 'auth-password' }, 'Password'), password, passwordHint),
     displayNameField,
@@ -157,6 +157,8 @@ export function showAuth({ root, login, register, onAuthenticated }) {
 
   function setMode(next) {
     mode = next;
+    clearInterval(retryTimer);
+    retryTimer = null;
     heading.textContent = mode === 'login' ? 'Welcome back' : 'Create your account';
     intro.textContent = mode === 'login' ? 'Log in to BlinkChat.' : 'Sign up to start chatting.';
     switchText.textContent = mode === 'login' ? 'New here? ' : 'Already have an account? ';

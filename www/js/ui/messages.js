@@ -196,7 +196,7 @@ function reactionBar(message, view) {
 
 function failedBar(message, view) {
   return h('div', { className: 'failed-bar', role: 'alert' },
-    h('span', {}, message.error || 'Not sent.'),
+    h('span', {}, message.error ? `Not sent: ${message.error}` : 'Not sent.'),
     h('button', { type: 'button', className: 'link-button', onclick: () => view.onRetry(message) }, 'Retry'),
     h('button', { type: 'button', className: 'link-button', onclick: () => view.onDiscard(message) }, 'Discard'));
 }
