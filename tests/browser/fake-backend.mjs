@@ -2,7 +2,7 @@
 // wired into Playwright browser contexts with route() and routeWebSocket().
 // It serves the static client from www/ under FAKE_ORIGIN, so client tests
 // run without PostgreSQL, Redis, lighttpd or the push daemon. It follows the
-// contract's shapes and rules closely enough to drive the client; the real
+// contract's shapes and rules closely enough to drive the client. The real
 // stack is tested separately.
 
 import { readFile } from 'node:fs/promises';
@@ -35,11 +35,11 @@ export function createFakeBackend() {
   let clock = Date.parse('2026-12-01T09:00:00.000Z');
 
   const backend = {
-    /** Number of upcoming message POSTs to answer with 503 (the message is not stored). */
+    /** Number of upcoming message POSTs that fail with 503 without storing the message. */
     failNextSends: 0,
-    /** Number of upcoming message POSTs to store but answer with 503, as if the reply was lost. */
+    /** Number of upcoming message POSTs that store the message but respond 503, as if the reply was lost. */
     loseNextReplies: 0,
-    /** When set, message POSTs wait for this promise before answering. */
+    /** When set, message POSTs wait for this promise before responding. */
     holdSends: null,
     /** Read cursor POSTs received, as { userId, conversationId, upTo }. */
     readRequests: [],
@@ -347,7 +347,7 @@ export function createFakeBackend() {
 
   /**
    * Connects a browser context to this backend. The returned session object
-   * stands in for the session cookie; cutSockets() closes the context's sockets.
+   * replaces the session cookie, and cutSockets() closes the context's sockets.
    */
   backend.attach = async (context) => {
     const session = { userId: null, blockSockets: false };

@@ -1,4 +1,4 @@
-// Unit tests of the client's store, socket backoff and typing sender; they
+// Unit tests of the client's store, socket backoff and typing sender. They
 // run in node without a browser.
 
 import assert from 'node:assert/strict';

@@ -50,7 +50,7 @@ export function replaceChildren(parent, ...children) {
   append(parent, children);
 }
 
-/** Creates an inline SVG icon from a path list; icons are decorative. */
+/** Creates a decorative inline SVG icon, hidden from screen readers. */
 export function icon(name) {
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('viewBox', '0 0 24 24');

@@ -241,7 +241,7 @@ function showLogin(message = '') {
   if (message) notify(message);
 }
 
-// Forgets the local session state; the server side is already gone or revoked.
+// Forgets the local session state, after the server ended or revoked the session.
 function endSession(message) {
   socket?.stop();
   socket = null;

@@ -10,7 +10,7 @@ const RETRY_MS = 5000;
 
 /**
  * Creates a tracker for the message pane `root`. observe(element, messageId)
- * registers an unread message element; reset(conversationId) starts over for
+ * registers an unread message element, and reset(conversationId) starts over for
  * another conversation.
  */
 export function createReadTracker({ store, api, root }) {

@@ -1,4 +1,4 @@
-// Optimistic sending. A message shows at once under a new client_id; the
+// Optimistic sending. A message shows at once under a new client_id. The
 // REST reply or the sender's own socket `message` event, whichever comes
 // first, replaces it with the stored message (the store keys both by
 // client_id, so it never shows twice). A failure keeps the text for Retry,

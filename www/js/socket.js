@@ -26,7 +26,7 @@ export function backoffDelay(attempt, random = Math.random) {
 /**
  * Creates a socket client that stays connected until stop().
  *
- * options.getResumePoint() returns the last applied event_id or null; when it
+ * options.getResumePoint() returns the last applied event_id or null. When it
  * is not null, a resume frame carrying it is sent as soon as the socket opens.
  * options.onHello(frame, { resumed }) receives each hello, options.onEvent(frame)
  * every other frame except pong, options.onStatus({ state, attempt, retryInMs })

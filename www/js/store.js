@@ -207,7 +207,7 @@ export function createStore() {
     if (lastId != null && upTo >= lastId) {
       conversation.unread_count = 0;
     } else if (entry?.loaded && upTo >= oldestStoredId(entry)) {
-      // A loaded thread holds the newest page and every message since, so it
+      // A loaded thread contains the newest page and every message since, so it
       // has every message after a cursor that points into it.
       conversation.unread_count = [...entry.messages.values()]
         .filter((message) => fromOthers(message) && message.id > upTo).length;
@@ -410,7 +410,7 @@ export function createStore() {
 
     /**
      * Adds one page of GET .../messages. `older` marks a page fetched with
-     * `before`; the first page sets the cursor only if no older page came yet.
+     * `before`. The first page sets the cursor only if no older page came yet.
      */
     addMessagesPage(conversationId, page, { older = false } = {}) {
       const entry = thread(conversationId);

@@ -18,7 +18,7 @@ const STICK_MARGIN_PX = 48;
 
 /**
  * Creates the chat pane inside `root`. onBack() returns to the list on
- * narrow screens; notify(text) shows an error to the user.
+ * narrow screens, and notify(text) shows an error to the user.
  */
 export function createChatView({ root, store, api, sender, typingSender, onBack, notify }) {
   const backButton = h('button', {
@@ -285,7 +285,7 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
     const previousReactions = { ...current.reactions };
     const previousMine = [...(current.my_reactions || [])];
 
-    // Shows the change at once; the reply then sets the server's counts.
+    // Shows the change at once, then the reply sets the server's counts.
     const optimistic = { ...current.reactions };
     optimistic[emoji] = Math.max(0, (optimistic[emoji] || 0) + (had ? -1 : 1));
     if (optimistic[emoji] === 0) delete optimistic[emoji];

@@ -7,7 +7,7 @@ export const MAX_BODY_CHARACTERS = 4000;
 const MAX_ROWS_HEIGHT_PX = 160;
 
 /**
- * Creates the composer. onSend(text) posts a message; onInput(text) reports
+ * Creates the composer. onSend(text) posts a message, and onInput(text) reports
  * each edit (for the typing state).
  */
 export function createComposer({ onSend, onInput }) {

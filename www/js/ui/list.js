@@ -95,8 +95,10 @@ export function createSidebar({ root, store, onNewChat, onLogout, loadMore }) {
     } else {
       preview = previewText(conversation, last);
     }
-    const unread = conversation.unread_count || 0;
     const isOpen = conversation.id === openId;
+    // The open conversation shows new messages in the chat pane, and its
+    // count drops as they scroll into view, so its row shows no badge.
+    const unread = isOpen ? 0 : conversation.unread_count || 0;
 
     const signature = JSON.stringify([
       name, others.map((user) => [user.id, user.display_name]), partner?.online,

@@ -8,7 +8,7 @@ const SEARCH_DELAY_MS = 200;
 const MAX_TITLE_CHARACTERS = 100;
 
 /**
- * Creates the dialog. open() shows it; onCreated(conversation) receives the
+ * Creates the dialog. open() shows it, and onCreated(conversation) receives the
  * conversation that POST /api/conversations returned.
  */
 export function createNewChatDialog({ api, store, onCreated }) {
