@@ -15,6 +15,8 @@ import { notify } from './ui/toast.js';
 const CONVERSATION_PAGE_SIZE = 30;
 const TYPING_SWEEP_MS = 1000;
 const CLOCK_REFRESH_MS = 30000;
+/** Longest wait for the first hello before the REST load goes ahead without it. */
+const FIRST_HELLO_WAIT_MS = 1500;
 /** Failed reconnects after which the client checks whether the session still exists. */
 const SESSION_CHECK_ATTEMPTS = 3;
 
@@ -32,6 +34,10 @@ const elements = {
 
 let socket = null;
 let helloSeen = false;
+// True when the first REST load after login went out before the first
+// hello, so that snapshot may be older than the socket's start position.
+let loadedBeforeHello = false;
+let resolveFirstHello = null;
 let authScreen = null;
 let sidebar = null;
 let chat = null;
@@ -101,12 +107,21 @@ function reloadEverything() {
 function handleHello(frame, { resumed }) {
   const firstConnect = !helloSeen;
   helloSeen = true;
+  resolveFirstHello?.();
+  resolveFirstHello = null;
   if (resumed) return;
 
   // No resume point: events between the last one applied and this hello
   // are unknown, so anything but the first connect reloads over REST.
   store.setLastEventId(frame.last_event_id ?? null);
-  if (!firstConnect) reloadEverything();
+  if (!firstConnect) {
+    reloadEverything();
+  } else if (loadedBeforeHello) {
+    // The first REST load went out before this position, so an event in
+    // between is in neither. Loading again merges whatever it missed.
+    loadConversations().catch((error) => console.warn(`Refreshing conversations failed: ${error.message}`));
+    chat.refresh();
+  }
 }
 
 function handleEvent(frame) {
@@ -222,10 +237,22 @@ function startApp(user) {
   store.setMe(user);
   buildApp();
   helloSeen = false;
+  loadedBeforeHello = false;
+  const firstHello = new Promise((resolve) => {
+    resolveFirstHello = resolve;
+  });
   startSocket();
-  loadConversations().catch((error) => notify(`Loading conversations failed: ${error.message}`));
-  applyRoute();
   scheduleRender();
+
+  // Loading after the first hello means every later event reaches the
+  // socket, so the REST snapshot and the live events leave no gap.
+  const waitLimit = new Promise((resolve) => setTimeout(resolve, FIRST_HELLO_WAIT_MS));
+  Promise.race([firstHello, waitLimit]).then(() => {
+    if (store.me?.id !== user.id) return;
+    loadedBeforeHello = !helloSeen;
+    loadConversations().catch((error) => notify(`Loading conversations failed: ${error.message}`));
+    applyRoute();
+  });
 }
 
 function showLogin(message = '') {

@@ -340,6 +340,15 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
       if (nextId != null && focus) composer.focus();
     },
 
+    /** Fetches the open conversation's newest page again and merges it. */
+    refresh() {
+      if (conversationId == null) return;
+      const target = conversationId;
+      api.listMessages(target, null, PAGE_SIZE)
+        .then((page) => store.addMessagesPage(target, page))
+        .catch((error) => console.warn(`Refreshing conversation ${target} failed: ${error.message}`));
+    },
+
     /** Reloads the open conversation's first page, after a resync. */
     reload() {
       if (conversationId == null) return;
