@@ -8,6 +8,7 @@ int unit_checks_failed;
 
 static const struct unit_test *const tables[] = {
     cfg_tests, cursor_tests, text_tests, session_tests, buf_tests, request_tests, router_tests,
+    multipart_tests,
 };
 
 int main(void)

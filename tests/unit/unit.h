@@ -36,6 +36,6 @@ struct unit_test {
 
 /* Each test file defines one table, listed in main.c. */
 extern const struct unit_test cursor_tests[], text_tests[], session_tests[],
-    buf_tests[], request_tests[], router_tests[], cfg_tests[];
+    buf_tests[], request_tests[], router_tests[], cfg_tests[], multipart_tests[];
 
 #endif
