@@ -310,6 +310,29 @@ describe('client with fake backend', () => {
     await alice.context.close();
   });
 
+  test('conversation list pages on scroll', async () => {
+    const backend = createFakeBackend();
+    const alice = await userClient(backend, 'alice', 'Alice');
+    for (let index = 1; index <= 45; index += 1) {
+      const friend = backend.addUser(`friend${index}`, 'password123', `Friend ${String(index).padStart(2, '0')}`);
+      backend.addConversation([alice.user.id, friend.id]);
+    }
+    await alice.page.reload();
+    await conversationItem(alice.page, 'Friend 45').waitFor();
+    await alice.page.locator('.sidebar-scroll').evaluate((element) => {
+      element.scrollTop = element.scrollHeight;
+    });
+    await conversationItem(alice.page, 'Friend 01').waitFor();
+    const names = await alice.page.locator('.conversation-item .item-name').allTextContents();
+    assert.equal(names.length, 45);
+    assert.equal(new Set(names).size, 45);
+    assert.equal(names[0], 'Friend 45');
+    const meIndex = backend.requestLog.lastIndexOf('GET /api/me');
+    const pageLoads = backend.requestLog.slice(meIndex).filter((line) => line === 'GET /api/conversations');
+    assert.equal(pageLoads.length, 2, 'one request per page after the reload');
+    await alice.context.close();
+  });
+
   test('typing shown then expires', async () => {
     const backend = createFakeBackend();
     const alice = await userClient(backend, 'alice', 'Alice');

@@ -170,6 +170,7 @@ export function createSidebar({ root, store, onNewChat, onLogout, loadMore }) {
     },
     /** Checks again whether the end of the list is in view, after a page arrived. */
     checkMore() {
+      render();
       const footerTop = footer.getBoundingClientRect().top;
       const scrollerBottom = scroller.getBoundingClientRect().bottom;
       if (footerTop < scrollerBottom + 200) requestMore();
