@@ -134,13 +134,22 @@ void respond_session_cookie(struct request *req, const char *token, long long ma
 
 /* Keyset paging. page_params() reads ?limit= and ?before= into limit and
  * *before (has_before 0 when absent); returns -1 after responding 400.
- * respond_page() writes {"KEY": [...], "next_cursor": ...} from rows of
- * (time_us, id, json) fetched with LIMIT limit + 1, the extra row telling
- * whether another page exists. */
+ * respond_page() writes {"KEY": [texts...], "next_cursor": ...}, the
+ * cursor null when next is NULL. respond_page_result() does the same from
+ * rows of (time_us, id, json) fetched with LIMIT limit + 1, the extra row
+ * telling whether another page exists. */
 struct cursor;
 int page_params(struct request *req, int default_limit, int max_limit, int *limit,
                 struct cursor *before, int *has_before);
-void respond_page(struct request *req, PGresult *res, const char *key, int limit);
+void respond_page(struct request *req, const char *key, const char *const *texts, int shown,
+                  const struct cursor *next, int fill_presence);
+void respond_page_result(struct request *req, PGresult *res, const char *key, int limit,
+                         int fill_presence);
+
+/* Appends the JSON objects in texts to req->out, separated by commas, with
+ * "online" filled in for every user object among them (see cache.h).
+ * Returns 0, or -1 after responding 500. */
+int append_with_presence(struct request *req, const char *const *texts, int count);
 
 /* Route handlers, one file per resource. */
 void auth_register(struct request *req);

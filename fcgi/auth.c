@@ -79,10 +79,9 @@ static int start_session(struct request *req, long long user_id, long long versi
 
 static void respond_user(struct request *req, int status, const char *user_json)
 {
-    respond_raw_json(req, status, "");
-    buf_puts(&req->out, "{\"user\":");
-    buf_puts(&req->out, user_json);
-    buf_puts(&req->out, "}");
+    respond_raw_json(req, status, "{\"user\":");
+    if (append_with_presence(req, &user_json, 1) == 0)
+        buf_puts(&req->out, "}");
 }
 
 /* Validates the register body; responds 400 and returns -1 on failure. */

@@ -1,34 +1,35 @@
 /* Conversations: the caller's list, one conversation, and creation of
- * direct conversations and groups. */
+ * direct conversations and groups. Lists are served from the Redis cache
+ * when it is on and reachable, else from PostgreSQL alone. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "cache.h"
 #include "cursor.h"
 #include "db.h"
 #include "log.h"
 #include "text.h"
 
 #define GROUP_MEMBERS_MAX 500
+#define LIST_DEFAULT_LIMIT 30
+#define LIST_MAX_LIMIT 100
 
-void conversations_list(struct request *req)
+static void list_from_database(struct request *req, int limit, const struct cursor *before)
 {
-    struct cursor before;
     char user[24], time_us[24], id[24], limit_plus_one[16];
-    int limit, has_before, unavailable;
+    int unavailable;
     PGresult *res;
 
-    if (page_params(req, 30, 100, &limit, &before, &has_before) != 0)
-        return;
     snprintf(user, sizeof(user), "%lld", req->user_id);
     snprintf(limit_plus_one, sizeof(limit_plus_one), "%d", limit + 1);
-    if (has_before) {
+    if (before != NULL) {
         const char *params[4] = {user, time_us, id, limit_plus_one};
 
-        snprintf(time_us, sizeof(time_us), "%lld", before.time_us);
-        snprintf(id, sizeof(id), "%lld", before.id);
+        snprintf(time_us, sizeof(time_us), "%lld", before->time_us);
+        snprintf(id, sizeof(id), "%lld", before->id);
         res = db_exec(STMT_CONVERSATIONS_BEFORE, 4, params, &unavailable);
     } else {
         const char *params[2] = {user, limit_plus_one};
@@ -39,14 +40,89 @@ void conversations_list(struct request *req)
         respond_db_error(req, unavailable);
         return;
     }
-    respond_page(req, res, "conversations", limit);
+    respond_page_result(req, res, "conversations", limit, 1);
     PQclear(res);
+}
+
+/* Newest activity first, ties broken by the larger id, as in SQL. */
+static int compare_slots(const void *a, const void *b)
+{
+    const struct cache_slot *x = a, *y = b;
+
+    if (x->updated_us != y->updated_us)
+        return x->updated_us < y->updated_us ? 1 : -1;
+    return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
+}
+
+/* Returns 1 when the slot sorts after the cursor position. */
+static int after_cursor(const struct cache_slot *slot, const struct cursor *before)
+{
+    return slot->updated_us < before->time_us ||
+           (slot->updated_us == before->time_us && slot->id < before->id);
+}
+
+/* Serves the page from the cache. Returns 0 when it responded, -1 when
+ * Redis is unavailable and nothing was sent. */
+static int list_from_cache(struct request *req, int limit, const struct cursor *before)
+{
+    struct cache_slot *slots = NULL, *page;
+    char **texts = NULL;
+    struct cursor next;
+    int count, first = 0, shown, status, unavailable;
+
+    count = cache_user_conversations(req->user_id, &slots, &unavailable);
+    if (count == -1)
+        return -1;
+    if (count < 0) {
+        respond_db_error(req, unavailable);
+        return 0;
+    }
+
+    qsort(slots, (size_t)count, sizeof(*slots), compare_slots);
+    while (before != NULL && first < count && !after_cursor(&slots[first], before))
+        first++;
+    page = slots + first;
+    shown = count - first < limit ? count - first : limit;
+
+    texts = calloc((size_t)shown + 1, sizeof(*texts));
+    if (texts == NULL) {
+        free(slots);
+        respond_error(req, ERR_INTERNAL, NULL);
+        return 0;
+    }
+    status = cache_conversation_entries(req->user_id, page, shown, texts, &unavailable);
+    if (status == 0) {
+        next.time_us = shown > 0 ? page[shown - 1].updated_us : 0;
+        next.id = shown > 0 ? page[shown - 1].id : 0;
+        respond_page(req, "conversations", (const char *const *)texts, shown,
+                     count - first > limit ? &next : NULL, 1);
+    } else if (status == -2) {
+        respond_db_error(req, unavailable);
+    }
+    for (int i = 0; i < shown; i++)
+        free(texts[i]);
+    free(texts);
+    free(slots);
+    return status == -1 ? -1 : 0;
+}
+
+void conversations_list(struct request *req)
+{
+    struct cursor before;
+    int limit, has_before;
+
+    if (page_params(req, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, &limit, &before, &has_before) != 0)
+        return;
+    if (cache_enabled() && list_from_cache(req, limit, has_before ? &before : NULL) == 0)
+        return;
+    list_from_database(req, limit, has_before ? &before : NULL);
 }
 
 void conversations_get(struct request *req)
 {
     char user[24];
     const char *params[2] = {req->params[0], user};
+    const char *text;
     PGresult *res;
     int unavailable;
 
@@ -59,9 +135,10 @@ void conversations_get(struct request *req)
     if (PQntuples(res) == 0) {
         respond_error(req, ERR_CONVERSATION_NOT_FOUND, NULL);
     } else {
+        text = PQgetvalue(res, 0, 0);
         respond_raw_json(req, 200, "{\"conversation\":");
-        buf_puts(&req->out, PQgetvalue(res, 0, 0));
-        buf_puts(&req->out, "}");
+        if (append_with_presence(req, &text, 1) == 0)
+            buf_puts(&req->out, "}");
     }
     PQclear(res);
 }
@@ -110,6 +187,22 @@ static int read_member_ids(struct request *req, struct buf *out)
     return others;
 }
 
+/* Records the new conversation in the cache: its members' lists changed. */
+static void record_new_conversation(PGresult *res)
+{
+    long long members[GROUP_MEMBERS_MAX + 1];
+    const char *p = PQgetvalue(res, 0, 3);
+    int count = 0;
+
+    while (*p && count <= GROUP_MEMBERS_MAX) {
+        char *end;
+
+        members[count++] = strtoll(p, &end, 10);
+        p = *end == ',' ? end + 1 : end;
+    }
+    cache_conversation_changed(atoll(PQgetvalue(res, 0, 2)), 0, members, count);
+}
+
 void conversations_create(struct request *req)
 {
     struct buf members;
@@ -117,9 +210,9 @@ void conversations_create(struct request *req)
     char *title_copy = NULL;
     size_t title_len = 0;
     char user[24];
-    const char *params[3];
+    const char *params[3], *text;
     PGresult *res = NULL;
-    int others, rc, unavailable;
+    int others, rc, unavailable, created;
 
     buf_init(&members, 16 * 1024);
     if (request_parse_json(req) != 0)
@@ -162,14 +255,18 @@ void conversations_create(struct request *req)
         respond_error(req, ERR_USER_NOT_FOUND, "a user in member_ids does not exist");
         goto done;
     }
-    respond_raw_json(req, strcmp(PQgetvalue(res, 0, 0), "created") == 0 ? 201 : 200,
-                     "{\"conversation\":");
-    buf_puts(&req->out, PQgetvalue(res, 0, 1));
-    buf_puts(&req->out, "}");
-    if (req->status == 201) {
-        log_info("api: conversation created with %d other members", others);
+
+    created = strcmp(PQgetvalue(res, 0, 0), "created") == 0;
+    if (created) {
+        log_info("api: conversation %s created with %d other members", PQgetvalue(res, 0, 2),
+                 others);
+        record_new_conversation(res);
         req->wrote_outbox = 1;
     }
+    text = PQgetvalue(res, 0, 1);
+    respond_raw_json(req, created ? 201 : 200, "{\"conversation\":");
+    if (append_with_presence(req, &text, 1) == 0)
+        buf_puts(&req->out, "}");
 done:
     PQclear(res);
     free(title_copy);

@@ -76,7 +76,8 @@ static const struct statement statements[STMT_COUNT] = {
         " FROM conversation_members cm"
         " WHERE cm.conversation_id = $1::bigint AND cm.user_id = $2::bigint"},
     [STMT_CONVERSATION_CREATE] = {"conversation_create", 3,
-        "SELECT status, conversation::text"
+        "SELECT status, conversation::text, conversation_id,"
+        " array_to_string(member_ids, ',')"
         " FROM create_conversation($1::bigint, $2::bigint[], $3)"},
     [STMT_IS_MEMBER] = {"is_member", 2,
         "SELECT 1 FROM conversation_members"
@@ -91,13 +92,21 @@ static const struct statement statements[STMT_COUNT] = {
         " AND (m.created_at, m.id) < (us_time($3::bigint), $4::bigint)"
         " ORDER BY m.created_at DESC, m.id DESC LIMIT $5::int"},
     [STMT_MESSAGE_POST] = {"message_post", 5,
-        "SELECT status, message::text FROM post_message($1::bigint,"
+        "SELECT status, message::text, created_us FROM post_message($1::bigint,"
         " $2::bigint, $3::uuid, $4, $5::bigint)"},
     [STMT_MARK_READ] = {"mark_read", 3,
         "SELECT mark_read($1::bigint, $2::bigint, $3::bigint)"},
     [STMT_REACTION_SET] = {"reaction_set", 4,
-        "SELECT status, reactions::text, my_reactions::text"
+        "SELECT status, reactions::text, my_reactions::text, conversation_id"
         " FROM set_reaction($1::bigint, $2::bigint, $3, $4::boolean)"},
+    [STMT_CONVERSATION_IDS] = {"conversation_ids", 1,
+        "SELECT conversation_id FROM conversation_members WHERE user_id = $1::bigint"},
+    [STMT_CONVERSATION_TIMES] = {"conversation_times", 1,
+        "SELECT id, time_us(updated_at) FROM conversations WHERE id = ANY ($1::bigint[])"},
+    [STMT_CONVERSATION_ENTRIES] = {"conversation_entries", 2,
+        "SELECT cm.conversation_id, conversation_json(cm.conversation_id, cm.user_id)::text"
+        " FROM conversation_members cm"
+        " WHERE cm.user_id = $1::bigint AND cm.conversation_id = ANY ($2::bigint[])"},
 };
 
 static PGconn *conn;

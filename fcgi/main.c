@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "cache.h"
 #include "cfg.h"
 #include "db.h"
 #include "log.h"
@@ -116,6 +117,7 @@ int main(void)
     /* A database that is down at start is not fatal: requests get 503 and
      * each one tries to connect again. */
     db_open(cfg_str("BLINKCHAT_DATABASE_URL"));
+    cache_init();
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -134,6 +136,7 @@ int main(void)
     log_info("api: stopping (pid %ld)", (long)getpid());
     FCGX_Free(&fcgi, 1);
     db_close();
+    cache_close();
     cfg_free();
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "cache.h"
 #include "cursor.h"
 #include "db.h"
 #include "log.h"
@@ -66,7 +67,7 @@ void messages_list(struct request *req)
         respond_db_error(req, unavailable);
         return;
     }
-    respond_page(req, res, "messages", limit);
+    respond_page_result(req, res, "messages", limit, 0);
     PQclear(res);
 }
 
@@ -148,6 +149,9 @@ void messages_create(struct request *req)
         buf_puts(&req->out, PQgetvalue(res, 0, 1));
         buf_puts(&req->out, "}");
         req->wrote_outbox = req->status == 201;
+        if (req->wrote_outbox)
+            cache_conversation_changed(atoll(req->params[0]), atoll(PQgetvalue(res, 0, 2)),
+                                       NULL, 0);
     }
 done:
     PQclear(res);
@@ -186,6 +190,8 @@ void messages_mark_read(struct request *req)
         respond_error(req, ERR_INVALID_BODY, "up_to is not a message of this conversation");
     } else {
         req->wrote_outbox = strcmp(status, "moved") == 0;
+        if (req->wrote_outbox)
+            cache_conversation_changed(atoll(req->params[0]), 0, NULL, 0);
         respond_no_content(req);
     }
     PQclear(res);

@@ -1,9 +1,11 @@
 /* Reactions: add or remove one emoji of the caller on a message. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "cache.h"
 #include "db.h"
 
 /* The allowed reactions. U+2764 alone is taken as the red heart that the
@@ -55,6 +57,8 @@ static void set_reaction(struct request *req, int on)
         buf_puts(&req->out, PQgetvalue(res, 0, 2));
         buf_puts(&req->out, "}");
         req->wrote_outbox = strcmp(PQgetvalue(res, 0, 0), "changed") == 0;
+        if (req->wrote_outbox)
+            cache_conversation_changed(atoll(PQgetvalue(res, 0, 3)), 0, NULL, 0);
     }
     PQclear(res);
 }

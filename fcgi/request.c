@@ -10,8 +10,10 @@
 #include <strings.h>
 
 #include "api.h"
+#include "cache.h"
 #include "cfg.h"
 #include "cursor.h"
+#include "log.h"
 #include "text.h"
 
 static const struct api_error_info error_table[] = {
@@ -393,29 +395,86 @@ int page_params(struct request *req, int default_limit, int max_limit, int *limi
     return 0;
 }
 
-void respond_page(struct request *req, PGresult *res, const char *key, int limit)
+int append_with_presence(struct request *req, const char *const *texts, int count)
 {
-    int rows = PQntuples(res);
-    int shown = rows > limit ? limit : rows;
+    json_object **objects = calloc((size_t)count + 1, sizeof(*objects));
+    int status = 0;
 
+    if (objects == NULL) {
+        respond_error(req, ERR_INTERNAL, NULL);
+        return -1;
+    }
+    for (int i = 0; i < count && status == 0; i++) {
+        objects[i] = json_tokener_parse(texts[i]);
+        if (objects[i] == NULL)
+            status = -1;
+    }
+    if (status == 0) {
+        cache_fill_presence(objects, count);
+        for (int i = 0; i < count; i++) {
+            if (i > 0)
+                buf_puts(&req->out, ",");
+            buf_puts(&req->out, json_object_to_json_string_ext(
+                                    objects[i], JSON_C_TO_STRING_PLAIN |
+                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
+        }
+    }
+    for (int i = 0; i < count; i++)
+        json_object_put(objects[i]);
+    free(objects);
+    if (status != 0) {
+        log_error("api: the database returned JSON that does not parse");
+        respond_error(req, ERR_INTERNAL, NULL);
+    }
+    return status;
+}
+
+void respond_page(struct request *req, const char *key, const char *const *texts, int shown,
+                  const struct cursor *next, int fill_presence)
+{
     respond_raw_json(req, 200, "{");
     buf_json_string(&req->out, key, strlen(key));
     buf_puts(&req->out, ":[");
-    for (int i = 0; i < shown; i++) {
-        if (i > 0)
-            buf_puts(&req->out, ",");
-        buf_puts(&req->out, PQgetvalue(res, i, 2));
+    if (fill_presence) {
+        if (append_with_presence(req, texts, shown) != 0)
+            return;
+    } else {
+        for (int i = 0; i < shown; i++) {
+            if (i > 0)
+                buf_puts(&req->out, ",");
+            buf_puts(&req->out, texts[i]);
+        }
     }
     buf_puts(&req->out, "],\"next_cursor\":");
-    if (rows > limit) {
-        struct cursor next = {atoll(PQgetvalue(res, shown - 1, 0)),
-                              atoll(PQgetvalue(res, shown - 1, 1))};
+    if (next != NULL) {
         char encoded[CURSOR_MAX];
 
-        cursor_encode(&next, encoded, sizeof(encoded));
+        cursor_encode(next, encoded, sizeof(encoded));
         buf_json_string(&req->out, encoded, strlen(encoded));
     } else {
         buf_puts(&req->out, "null");
     }
     buf_puts(&req->out, "}");
+}
+
+void respond_page_result(struct request *req, PGresult *res, const char *key, int limit,
+                         int fill_presence)
+{
+    int rows = PQntuples(res);
+    int shown = rows > limit ? limit : rows;
+    const char **texts = calloc((size_t)shown + 1, sizeof(*texts));
+    struct cursor next;
+
+    if (texts == NULL) {
+        respond_error(req, ERR_INTERNAL, NULL);
+        return;
+    }
+    for (int i = 0; i < shown; i++)
+        texts[i] = PQgetvalue(res, i, 2);
+    if (rows > limit) {
+        next.time_us = atoll(PQgetvalue(res, shown - 1, 0));
+        next.id = atoll(PQgetvalue(res, shown - 1, 1));
+    }
+    respond_page(req, key, texts, shown, rows > limit ? &next : NULL, fill_presence);
+    free(texts);
 }

@@ -23,9 +23,11 @@ void users_me(struct request *req)
     if (PQntuples(res) == 0) {
         respond_error(req, ERR_UNAUTHENTICATED, NULL);
     } else {
+        const char *text = PQgetvalue(res, 0, 0);
+
         respond_raw_json(req, 200, "{\"user\":");
-        buf_puts(&req->out, PQgetvalue(res, 0, 0));
-        buf_puts(&req->out, "}");
+        if (append_with_presence(req, &text, 1) == 0)
+            buf_puts(&req->out, "}");
     }
     PQclear(res);
 }
@@ -68,12 +70,15 @@ void users_search(struct request *req)
         return;
     }
 
-    respond_raw_json(req, 200, "{\"users\":[");
-    for (int i = 0; i < PQntuples(res); i++) {
-        if (i > 0)
-            buf_puts(&req->out, ",");
-        buf_puts(&req->out, PQgetvalue(res, i, 0));
+    {
+        const char *texts[20];
+        int count = PQntuples(res) < 20 ? PQntuples(res) : 20;
+
+        for (int i = 0; i < count; i++)
+            texts[i] = PQgetvalue(res, i, 0);
+        respond_raw_json(req, 200, "{\"users\":[");
+        if (append_with_presence(req, texts, count) == 0)
+            buf_puts(&req->out, "]}");
     }
-    buf_puts(&req->out, "]}");
     PQclear(res);
 }

@@ -223,7 +223,8 @@ $$;
 
 CREATE FUNCTION post_message(p_conversation bigint, p_sender bigint,
                              p_client_id uuid, p_body text, p_image bigint,
-                             OUT status text, OUT message jsonb)
+                             OUT status text, OUT message jsonb,
+                             OUT created_us bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     m messages;
@@ -267,6 +268,7 @@ BEGIN
            OR (c.updated_at, c.last_message_id) < (m.created_at, m.id));
 
     message := message_json(m, p_sender);
+    created_us := time_us(m.created_at);
     INSERT INTO events (conversation_id, kind, payload)
     VALUES (p_conversation, 'message', jsonb_build_object('message', message));
     status := 'created';
@@ -304,7 +306,8 @@ $$;
 
 CREATE FUNCTION set_reaction(p_message bigint, p_user bigint, p_emoji text,
                              p_on boolean, OUT status text,
-                             OUT reactions jsonb, OUT my_reactions jsonb)
+                             OUT reactions jsonb, OUT my_reactions jsonb,
+                             OUT conversation_id bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     conversation bigint;
@@ -319,6 +322,7 @@ BEGIN
         status := 'message_not_found';
         RETURN;
     END IF;
+    set_reaction.conversation_id := conversation;
 
     IF p_on THEN
         INSERT INTO reactions (message_id, user_id, emoji)
@@ -353,7 +357,8 @@ $$;
 CREATE FUNCTION create_conversation(p_creator bigint, p_members bigint[],
                                     p_title text, OUT status text,
                                     OUT conversation_id bigint,
-                                    OUT conversation jsonb)
+                                    OUT conversation jsonb,
+                                    OUT member_ids bigint[])
 LANGUAGE plpgsql AS $$
 DECLARE
     others bigint[];
@@ -393,6 +398,7 @@ BEGIN
         'conversation', conversation_json(conversation_id, NULL),
         'member_ids', to_jsonb(others || p_creator)));
     conversation := conversation_json(conversation_id, p_creator);
+    member_ids := others || p_creator;
     status := 'created';
 END
 $$;
