@@ -157,6 +157,7 @@ void auth_login(struct request *req);
 void auth_logout(struct request *req);
 void auth_logout_all(struct request *req);
 void users_me(struct request *req);
+void users_update(struct request *req);
 void users_search(struct request *req);
 void conversations_list(struct request *req);
 void conversations_create(struct request *req);

@@ -31,6 +31,7 @@ enum db_stmt {
     STMT_CONVERSATION_IDS,
     STMT_CONVERSATION_TIMES,
     STMT_CONVERSATION_ENTRIES,
+    STMT_RENAME,
     STMT_COUNT
 };
 
@@ -43,10 +44,9 @@ int db_open(const char *url);
  * Returns the result, owned by the caller (PQclear), when its status is
  * PGRES_TUPLES_OK or PGRES_COMMAND_OK. Returns NULL after logging when the
  * statement failed; *unavailable is then 1 when the database could not be
- * reached, and 0 for an error in the statement itself. A statement that
- * finds the connection broken is run once more on a new connection, which
- * is safe because every write statement here is idempotent or fails on
- * its unique key when repeated.
+ * reached, and 0 for an error in the statement itself. A repeatable
+ * statement (reads, and writes whose repetition changes nothing) that finds
+ * the connection broken runs once more on a new connection.
  */
 PGresult *db_exec(enum db_stmt stmt, int nparams, const char *const *params,
                   int *unavailable);

@@ -32,6 +32,7 @@ static const struct route routes[] = {
     {"POST", "/api/auth/logout", auth_logout, SESSION, BUFFERED},
     {"POST", "/api/auth/logout-all", auth_logout_all, SESSION, BUFFERED},
     {"GET", "/api/me", users_me, SESSION, BUFFERED},
+    {"PATCH", "/api/me", users_update, SESSION, BUFFERED},
     {"GET", "/api/users", users_search, SESSION, BUFFERED},
     {"GET", "/api/conversations", conversations_list, SESSION, BUFFERED},
     {"POST", "/api/conversations", conversations_create, SESSION, BUFFERED},

@@ -1,9 +1,11 @@
 /* Users: the caller's own account and the search used to start a chat. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "cache.h"
 #include "db.h"
 #include "text.h"
 
@@ -29,6 +31,62 @@ void users_me(struct request *req)
         if (append_with_presence(req, &text, 1) == 0)
             buf_puts(&req->out, "}");
     }
+    PQclear(res);
+}
+
+/* Every conversation the user is in shows the new name, so each one's
+ * cached entries are invalidated. */
+static void record_rename(const char *conversation_ids)
+{
+    const char *p = conversation_ids;
+
+    while (*p) {
+        char *end;
+        long long id = strtoll(p, &end, 10);
+
+        if (end == p)
+            break;
+        cache_conversation_changed(id, 0, NULL, 0);
+        p = *end == ',' ? end + 1 : end;
+    }
+}
+
+void users_update(struct request *req)
+{
+    const char *display, *text;
+    size_t len;
+    char user[24], *name = NULL;
+    const char *params[2] = {user, NULL};
+    PGresult *res;
+    int rc, unavailable;
+
+    if (request_parse_json(req) != 0)
+        return;
+    if ((rc = json_field_string(req, "display_name", &display, &len)) < 0)
+        return;
+    if (rc > 0 || !text_valid_length(display, len, 1, 64)) {
+        respond_error(req, ERR_INVALID_BODY,
+                      "display_name must be 1 to 64 characters of valid UTF-8, not only spaces");
+        return;
+    }
+    name = strndup(display, len);
+    if (name == NULL) {
+        respond_error(req, ERR_INTERNAL, NULL);
+        return;
+    }
+    snprintf(user, sizeof(user), "%lld", req->user_id);
+    params[1] = name;
+    res = db_exec(STMT_RENAME, 2, params, &unavailable);
+    free(name);
+    if (res == NULL) {
+        respond_db_error(req, unavailable);
+        return;
+    }
+    record_rename(PQgetvalue(res, 0, 1));
+    text = PQgetvalue(res, 0, 0);
+    respond_raw_json(req, 200, "{\"user\":");
+    if (append_with_presence(req, &text, 1) == 0)
+        buf_puts(&req->out, "}");
     PQclear(res);
 }
 
