@@ -12,6 +12,10 @@ import { fileURLToPath } from 'node:url';
 export const FAKE_ORIGIN = 'http://blinkchat.test';
 const WWW_ROOT = fileURLToPath(new URL('../../www/', import.meta.url));
 const ALLOWED_EMOJI = ['🔥', '❤️', '👍', '😂', '😮', '😢'];
+// The policy the deployed web server sends with the client's files.
+const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; "
+  + "img-src 'self' data: blob:; connect-src 'self' ws://blinkchat.test; object-src 'none'; "
+  + "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 const CONTENT_TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -339,7 +343,14 @@ export function createFakeBackend() {
     path = normalize(path).replace(/^(\.\.[/\\])+/, '');
     try {
       const body = await readFile(join(WWW_ROOT, path));
-      await route.fulfill({ status: 200, body, headers: { 'Content-Type': CONTENT_TYPES[extname(path)] || 'application/octet-stream' } });
+      await route.fulfill({
+        status: 200,
+        body,
+        headers: {
+          'Content-Type': CONTENT_TYPES[extname(path)] || 'application/octet-stream',
+          'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+        },
+      });
     } catch {
       await route.fulfill({ status: 404, body: 'not found' });
     }

@@ -33,12 +33,21 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: `${ARTIFACTS}${name}.png` });
 }
 
-/** Forwards page errors to the test log, so a broken module is visible. */
+/**
+ * Collects the page's uncaught errors and Content-Security-Policy
+ * violations, and prints them to the test log as they happen.
+ */
 export function watchErrors(page, label) {
   const errors = [];
   page.on('pageerror', (error) => {
-    errors.push(error);
+    errors.push(error.message);
     console.error(`[${label}] page error: ${error.message}`);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error' && message.text().includes('Content Security Policy')) {
+      errors.push(message.text());
+      console.error(`[${label}] ${message.text()}`);
+    }
   });
   return errors;
 }

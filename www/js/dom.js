@@ -4,14 +4,18 @@
 /**
  * Creates an element. `props` sets properties (className, hidden, onclick…);
  * keys starting with "aria-", "data-" or listed in ATTRIBUTES are set as
- * attributes. Children may be nodes, strings (inserted as text) or falsy
+ * attributes, and `style` takes an object of CSS properties. Children may be nodes, strings (inserted as text) or falsy
  * values (skipped).
  */
 export function h(tag, props = {}, ...children) {
   const element = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith('aria-') || key.startsWith('data-') || ATTRIBUTES.has(key)) {
+    if (key === 'style') {
+      // Set through the CSSOM, which a Content-Security-Policy without
+      // 'unsafe-inline' styles still allows, unlike a style attribute.
+      for (const [property, setting] of Object.entries(value)) element.style.setProperty(property, setting);
+    } else if (key.startsWith('aria-') || key.startsWith('data-') || ATTRIBUTES.has(key)) {
       element.setAttribute(key, value === true ? '' : String(value));
     } else if (key.startsWith('on') && typeof value === 'function') {
       element.addEventListener(key.slice(2), value);

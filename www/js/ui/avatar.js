@@ -8,7 +8,7 @@ export function userAvatar(user, { size = 'md', presence = false } = {}) {
   const avatar = h('span', {
     className: `avatar avatar-${size}`,
     'aria-hidden': 'true',
-    style: `--avatar-hue: ${avatarHue(user?.id ?? 0)}`,
+    style: { '--avatar-hue': String(avatarHue(user?.id ?? 0)) },
   }, initials(user?.display_name || user?.username));
   if (presence) avatar.appendChild(presenceDot(user));
   return avatar;
@@ -21,7 +21,7 @@ export function groupAvatar(members, { size = 'md' } = {}) {
   return h('span', { className: `avatar-stack avatar-${size}`, 'aria-hidden': 'true' },
     shown.map((user) => h('span', {
       className: 'avatar',
-      style: `--avatar-hue: ${avatarHue(user.id)}`,
+      style: { '--avatar-hue': String(avatarHue(user.id)) },
     }, initials(user.display_name || user.username))));
 }
 

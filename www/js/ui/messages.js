@@ -123,7 +123,7 @@ function imageBlock(image) {
       height,
       loading: 'lazy',
       decoding: 'async',
-      style: `aspect-ratio: ${width} / ${height}`,
+      style: { 'aspect-ratio': `${width} / ${height}` },
     }));
 }
 
