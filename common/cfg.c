@@ -27,6 +27,9 @@ static struct cfg_key keys[] = {
     {"BLINKCHAT_SESSION_TTL_SECONDS", "2592000", 1, NULL},
     {"BLINKCHAT_PUSHD_HOST", "127.0.0.1", 0, NULL},
     {"BLINKCHAT_PUSHD_PORT", "8081", 1, NULL},
+    /* Seconds an idle WebSocket waits for a ping; twice that without a
+     * pong closes it. */
+    {"BLINKCHAT_PUSHD_PING_SECONDS", "30", 1, NULL},
     {"BLINKCHAT_MEDIA_DIR", "var/media", 0, NULL},
     {"BLINKCHAT_MEDIA_URL", "/media/", 0, NULL},
     {"BLINKCHAT_UPLOAD_MAX_BYTES", "10485760", 1, NULL},

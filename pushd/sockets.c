@@ -1,0 +1,275 @@
+/*
+ * Socket send queues. Frames are queued as references to shared frames
+ * and written only from the WRITEABLE callback, several per callback while
+ * the kernel takes them. A socket whose queue grows past
+ * PUSHD_MAX_QUEUED_BYTES is a client that does not read: it is closed
+ * with 1008 rather than buffered without bound.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "sockets.h"
+
+#include <libwebsockets.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outbox.h"
+#include "pushd.h"
+#include "resume.h"
+
+/* Frames written per WRITEABLE callback before yielding to other sockets. */
+#define MAX_FRAMES_PER_WRITABLE 32
+/* A paused replay continues once the queue is below this. */
+#define REPLAY_RESUME_BYTES (PUSHD_MAX_QUEUED_BYTES / 4)
+/* Seconds a socket being closed may take to become writable. */
+#define CLOSE_TIMEOUT_SECONDS 5
+
+static unsigned long long next_socket_id = 1;
+
+void socket_init(struct push_socket *s, struct lws *wsi, long long user_id)
+{
+    memset(s, 0, sizeof(*s));
+    s->wsi = wsi;
+    s->id = next_socket_id++;
+    s->user_id = user_id;
+    s->state = SOCKET_LOADING;
+}
+
+void socket_start(struct push_socket *s)
+{
+    char position[POSITION_TEXT_MAX], hello[128];
+
+    s->position = *outbox_position();
+    s->hello = s->position;
+    s->written = s->position;
+    s->state = SOCKET_WAIT_RESUME;
+    position_format(&s->position, position, sizeof(position));
+    snprintf(hello, sizeof(hello),
+             "{\"type\":\"hello\",\"user_id\":%lld,\"last_event_id\":\"%s\"}",
+             s->user_id, position);
+    if (socket_send_text(s, hello) != 0)
+        return;
+    socket_log(LOG_DEBUG, s, "hello at %s", position);
+    if (s->resume_pending) {
+        s->resume_pending = 0;
+        resume_start(s, &s->resume_from);
+        return;
+    }
+    lws_set_timer_usecs(s->wsi, (lws_usec_t)SOCKET_HOLD_MS * 1000);
+}
+
+/* Returns 1 when the frame at the head of the queue may be written now. */
+static int head_writable(const struct push_socket *s)
+{
+    if (s->head == NULL)
+        return 0;
+    return !(s->head->frame->is_event && s->state == SOCKET_WAIT_RESUME);
+}
+
+static void pop_frame(struct push_socket *s)
+{
+    struct queued_frame *node = s->head;
+
+    s->head = node->next;
+    if (s->head == NULL)
+        s->tail = NULL;
+    s->queued_bytes -= node->frame->len;
+    frame_unref(node->frame);
+    free(node);
+}
+
+static void clear_queue(struct push_socket *s)
+{
+    while (s->head != NULL)
+        pop_frame(s);
+}
+
+int socket_send(struct push_socket *s, struct frame *frame)
+{
+    struct queued_frame *node;
+    int was_idle;
+
+    if (s->state == SOCKET_CLOSING)
+        return -1;
+    if (s->queued_bytes + frame->len > PUSHD_MAX_QUEUED_BYTES) {
+        socket_log(LOG_WARN, s,
+                   "send queue over %d bytes; closing with 1008 so the "
+                   "client resumes", PUSHD_MAX_QUEUED_BYTES);
+        socket_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "send queue full");
+        return -1;
+    }
+    node = malloc(sizeof(*node));
+    if (node == NULL) {
+        socket_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return -1;
+    }
+    node->next = NULL;
+    node->frame = frame_ref(frame);
+    was_idle = !head_writable(s);
+    if (s->tail != NULL)
+        s->tail->next = node;
+    else
+        s->head = node;
+    s->tail = node;
+    s->queued_bytes += frame->len;
+    if (was_idle && head_writable(s))
+        lws_callback_on_writable(s->wsi);
+    return 0;
+}
+
+int socket_send_text(struct push_socket *s, const char *json)
+{
+    struct frame *frame = frame_new(json, strlen(json), NULL);
+    int status;
+
+    if (frame == NULL) {
+        socket_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return -1;
+    }
+    status = socket_send(s, frame);
+    frame_unref(frame);
+    return status;
+}
+
+void socket_send_error(struct push_socket *s, const char *code,
+                       const char *message)
+{
+    struct frame *frame;
+
+    /* code and message are fixed strings or built from numbers here, so
+     * they need no JSON escaping. */
+    frame = frame_printf("{\"type\":\"error\",\"code\":\"%s\",\"message\":\"%s\"}",
+                         code, message);
+    if (frame == NULL) {
+        socket_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return;
+    }
+    socket_send(s, frame);
+    frame_unref(frame);
+}
+
+int socket_deliver_event(struct push_socket *s, struct frame *frame)
+{
+    if (s->state != SOCKET_LIVE && s->state != SOCKET_WAIT_RESUME)
+        return 0;
+    if (position_compare(&frame->position, &s->position) <= 0)
+        return 0;
+    s->position = frame->position;
+    return socket_send(s, frame);
+}
+
+void socket_drop_queued_events(struct push_socket *s)
+{
+    struct queued_frame **link = &s->head, *node;
+
+    s->tail = NULL;
+    while ((node = *link) != NULL) {
+        if (node->frame->is_event) {
+            *link = node->next;
+            s->queued_bytes -= node->frame->len;
+            frame_unref(node->frame);
+            free(node);
+            continue;
+        }
+        s->tail = node;
+        link = &node->next;
+    }
+    s->position = s->written;
+}
+
+void socket_go_live(struct push_socket *s)
+{
+    s->state = SOCKET_LIVE;
+    if (head_writable(s))
+        lws_callback_on_writable(s->wsi);
+}
+
+void socket_close(struct push_socket *s, int code, const char *reason)
+{
+    if (s->state == SOCKET_CLOSING)
+        return;
+    resume_cancel(s);
+    s->state = SOCKET_CLOSING;
+    s->close_code = code;
+    clear_queue(s);
+    socket_log(code == LWS_CLOSE_STATUS_GOINGAWAY ? LOG_DEBUG : LOG_INFO, s,
+               "closing with %d: %s", code, reason);
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_TIMEOUT_SECONDS);
+    lws_callback_on_writable(s->wsi);
+}
+
+/* The reason text sent in the close frame for each code we use. */
+static const char *close_reason(int code)
+{
+    switch (code) {
+    case LWS_CLOSE_STATUS_GOINGAWAY:
+        return "server shutting down";
+    case LWS_CLOSE_STATUS_POLICY_VIOLATION:
+        return "send queue full; resume";
+    case LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE:
+        return "binary frames are not accepted";
+    case LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE:
+        return "frame over 64 KiB";
+    default:
+        return "try again later";
+    }
+}
+
+int socket_on_writable(struct push_socket *s)
+{
+    int written = 0;
+
+    if (s->close_code != 0) {
+        const char *reason = close_reason(s->close_code);
+
+        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
+                         (unsigned char *)reason, strlen(reason));
+        return -1;
+    }
+    while (head_writable(s) && written < MAX_FRAMES_PER_WRITABLE) {
+        struct frame *frame = s->head->frame;
+
+        if (written > 0 && lws_send_pipe_choked(s->wsi))
+            break;
+        if (lws_write(s->wsi, frame_payload(frame), frame->len, LWS_WRITE_TEXT) <
+            (int)frame->len) {
+            socket_log(LOG_INFO, s, "write failed; closing");
+            return -1;
+        }
+        if (frame->is_event)
+            s->written = frame->position;
+        pop_frame(s);
+        written++;
+    }
+    if (head_writable(s))
+        lws_callback_on_writable(s->wsi);
+    if (s->state == SOCKET_REPLAYING && s->replay_paused &&
+        s->queued_bytes < REPLAY_RESUME_BYTES)
+        resume_continue(s);
+    return 0;
+}
+
+void socket_release(struct push_socket *s)
+{
+    resume_cancel(s);
+    clear_queue(s);
+    free(s->rx);
+    s->rx = NULL;
+    s->rx_len = 0;
+    s->state = SOCKET_CLOSING;
+}
+
+void socket_log(enum log_level level, const struct push_socket *s,
+                const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+
+    if (!log_enabled(level))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    log_write(level, "socket=%llu user=%lld %s", s->id, s->user_id, text);
+}
