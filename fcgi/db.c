@@ -114,6 +114,10 @@ static const struct statement statements[STMT_COUNT] = {
         "UPDATE users SET display_name = $2 WHERE id = $1::bigint"
         " RETURNING user_json(users)::text, (SELECT string_agg(conversation_id::text, ',')"
         " FROM conversation_members WHERE user_id = $1::bigint)", 1},
+    [STMT_UPLOAD_CREATE] = {"upload_create", 9,
+        "INSERT INTO uploads (owner_id, store, storage_key, url, thumb_url,"
+        " content_type, bytes, width, height) VALUES ($1::bigint, $2, $3, $4, $5,"
+        " $6, $7::bigint, $8::int, $9::int) RETURNING upload_json(uploads)::text", 0},
 };
 
 static PGconn *conn;

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-/* Longest side, in pixels, of the two encodings. */
+/* Maximum length, in pixels, of the longer side of the two encodings. */
 #define IMAGE_DISPLAY_MAX 1280
 #define IMAGE_THUMB_MAX 320
 /* Larger images are rejected after reading their header, before any

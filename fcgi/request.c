@@ -38,6 +38,7 @@ static const struct api_error_info error_table[] = {
     [ERR_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported_media_type", "send the body as application/json"},
     [ERR_RATE_LIMITED] = {429, "rate_limited", "too many failed logins; wait and try again"},
     [ERR_INTERNAL] = {500, "internal_error", "the server failed to handle the request; try again later"},
+    [ERR_STORE_FAILED] = {502, "store_failed", "the image could not be stored; try again later"},
     [ERR_DATABASE_UNAVAILABLE] = {503, "unavailable", "the database is unavailable; try again in a few seconds"},
 };
 
