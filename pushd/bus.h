@@ -14,6 +14,8 @@
 
 #define BUS_CHANNEL_TYPING "blinkchat:typing"
 #define BUS_CHANNEL_PRESENCE "blinkchat:presence"
+/* Channel messages are flat JSON objects with at most one array. */
+#define BUS_JSON_MAX_DEPTH 4
 
 /*
  * Starts both connections to url: redis://[[user]:password@]host[:port][/db]

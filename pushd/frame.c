@@ -11,6 +11,7 @@
 #include <json.h>
 #include <libwebsockets.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,21 +135,34 @@ static struct frame *splice_event(const struct event *event,
     return frame;
 }
 
+json_object *frame_parse_json(const char *text, size_t len, int max_depth)
+{
+    json_tokener *tokener = json_tokener_new_ex(max_depth);
+    json_object *root;
+    size_t end;
+
+    if (tokener == NULL || len > INT32_MAX) {
+        json_tokener_free(tokener);
+        return NULL;
+    }
+    root = json_tokener_parse_ex(tokener, text, (int)len);
+    if (root != NULL && json_tokener_get_error(tokener) == json_tokener_success) {
+        end = json_tokener_get_parse_end(tokener);
+        while (end < len && strchr(" \t\r\n", text[end]) != NULL)
+            end++;
+        if (end == len && json_object_is_type(root, json_type_object)) {
+            json_tokener_free(tokener);
+            return root;
+        }
+    }
+    json_object_put(root);
+    json_tokener_free(tokener);
+    return NULL;
+}
+
 static json_object *parse_payload(const struct event *event)
 {
-    json_tokener *tokener = json_tokener_new_ex(PAYLOAD_MAX_DEPTH);
-    json_object *root;
-
-    if (tokener == NULL)
-        return NULL;
-    root = json_tokener_parse_ex(tokener, event->payload, (int)event->payload_len);
-    if (root != NULL && (json_tokener_get_error(tokener) != json_tokener_success ||
-                         !json_object_is_type(root, json_type_object))) {
-        json_object_put(root);
-        root = NULL;
-    }
-    json_tokener_free(tokener);
-    return root;
+    return frame_parse_json(event->payload, event->payload_len, PAYLOAD_MAX_DEPTH);
 }
 
 /* Returns payload.message.sender_id, or 0 when missing. */

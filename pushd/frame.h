@@ -38,6 +38,13 @@ struct frame *frame_printf(const char *fmt, ...)
 struct frame *frame_ref(struct frame *frame);
 void frame_unref(struct frame *frame);
 
+/*
+ * Parses text[0..len) as exactly one JSON object (white space around it
+ * allowed) nested at most max_depth deep. Returns the object, which the
+ * caller releases with json_object_put(), or NULL.
+ */
+struct json_object *frame_parse_json(const char *text, size_t len, int max_depth);
+
 enum event_kind { EVENT_MESSAGE, EVENT_REACTION, EVENT_SEEN, EVENT_CONVERSATION };
 
 /* One outbox row; the strings belong to the caller's PGresult. */

@@ -326,11 +326,10 @@ static void deliver(struct frame *frame, json_object *audience)
 
 void presence_on_message(const char *payload, size_t len)
 {
-    json_object *root = json_tokener_parse(payload);
+    json_object *root = frame_parse_json(payload, len, BUS_JSON_MAX_DEPTH);
     json_object *user_id, *online, *last_seen = NULL, *audience;
     struct frame *frame;
 
-    (void)len;
     if (root == NULL || !json_object_object_get_ex(root, "user_id", &user_id) ||
         !json_object_is_type(user_id, json_type_int) ||
         !json_object_object_get_ex(root, "online", &online) ||

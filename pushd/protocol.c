@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "frame.h"
 #include "log.h"
 #include "pushd.h"
 #include "resume.h"
@@ -101,29 +102,6 @@ static int on_confirm_upgrade(struct lws *wsi, const char *upgrade)
 
 /* ---- client frames ---------------------------------------------------------- */
 
-static json_object *parse_frame(const char *text, size_t len)
-{
-    json_tokener *tokener = json_tokener_new_ex(CLIENT_JSON_MAX_DEPTH);
-    json_object *root;
-    size_t end;
-
-    if (tokener == NULL)
-        return NULL;
-    root = json_tokener_parse_ex(tokener, text, (int)len);
-    end = json_tokener_get_parse_end(tokener);
-    if (root != NULL && json_tokener_get_error(tokener) == json_tokener_success) {
-        while (end < len && strchr(" \t\r\n", text[end]) != NULL)
-            end++;
-    }
-    if (root != NULL && (json_tokener_get_error(tokener) != json_tokener_success ||
-                         end != len || !json_object_is_type(root, json_type_object))) {
-        json_object_put(root);
-        root = NULL;
-    }
-    json_tokener_free(tokener);
-    return root;
-}
-
 static void on_resume_frame(struct push_socket *s, json_object *frame)
 {
     json_object *value;
@@ -171,7 +149,8 @@ static void on_typing_frame(struct push_socket *s, json_object *frame)
 
 static void handle_message(struct push_socket *s, const char *text, size_t len)
 {
-    json_object *frame = parse_frame(text, len), *type_value;
+    json_object *frame = frame_parse_json(text, len, CLIENT_JSON_MAX_DEPTH);
+    json_object *type_value;
     const char *type;
 
     if (frame == NULL) {

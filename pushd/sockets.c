@@ -36,6 +36,18 @@ void socket_init(struct push_socket *s, struct lws *wsi, long long user_id)
     s->state = SOCKET_LOADING;
 }
 
+/*
+ * libwebsockets 4.1 re-arms its loop timer for wsi timers and timeouts
+ * only after it has serviced something. One set from our own callbacks
+ * (a query result, a Redis message) on an idle server would wait for the
+ * next unrelated event; waking the service makes it re-arm now.
+ */
+static void wake_lws(void)
+{
+    if (pushd.lws != NULL)
+        lws_cancel_service(pushd.lws);
+}
+
 void socket_start(struct push_socket *s)
 {
     char position[POSITION_TEXT_MAX], hello[128];
@@ -57,6 +69,7 @@ void socket_start(struct push_socket *s)
         return;
     }
     lws_set_timer_usecs(s->wsi, (lws_usec_t)SOCKET_HOLD_MS * 1000);
+    wake_lws();
 }
 
 /* Returns 1 when the frame at the head of the queue may be written now. */
@@ -197,6 +210,7 @@ void socket_close(struct push_socket *s, int code, const char *reason)
                "closing with %d: %s", code, reason);
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_TIMEOUT_SECONDS);
     lws_callback_on_writable(s->wsi);
+    wake_lws();
 }
 
 /* The reason text sent in the close frame for each code we use. */

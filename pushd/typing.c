@@ -172,9 +172,9 @@ void typing_from_client(struct push_socket *s, long long conversation_id,
 
 void typing_on_message(const char *payload, size_t len)
 {
-    json_object *root = json_tokener_parse_verbose(payload, NULL), *c, *u, *t;
+    json_object *root = frame_parse_json(payload, len, BUS_JSON_MAX_DEPTH);
+    json_object *c, *u, *t;
 
-    (void)len;
     if (root == NULL)
         goto invalid;
     if (!json_object_object_get_ex(root, "conversation_id", &c) ||
