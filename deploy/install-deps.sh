@@ -11,7 +11,7 @@ PACKAGES=(
     # build
     build-essential pkg-config
     libfcgi-dev libpq-dev libhiredis-dev libjson-c-dev libjwt-dev
-    libcurl4-openssl-dev libwebsockets-dev libuv1-dev libsodium-dev
+    libcurl4-openssl-dev libwebsockets-dev libuv1-dev libsodium-dev libvips-dev
     # services
     postgresql postgresql-client redis-server redis-tools
     lighttpd nginx spawn-fcgi
