@@ -15,6 +15,9 @@ const RETRY_MS = 5000;
  */
 export function createReadTracker({ store, api, root }) {
   const visibleIds = new Map();
+  // The highest id seen on screen while the tab was visible and not yet sent.
+  // A message scrolled past within one batch still counts as read.
+  let seenUpTo = 0;
   let conversationId = null;
   let sentUpTo = 0;
   let timer = null;
@@ -35,30 +38,35 @@ export function createReadTracker({ store, api, root }) {
       if (shown) visibleIds.set(entry.target, id);
       else visibleIds.delete(entry.target);
     }
+    collectVisible();
+  }
+
+  function collectVisible() {
+    if (document.visibilityState !== 'visible') return;
+    for (const id of visibleIds.values()) seenUpTo = Math.max(seenUpTo, id);
     schedule(READ_BATCH_MS);
   }
 
   function schedule(delay) {
-    if (timer || visibleIds.size === 0) return;
+    if (timer || seenUpTo === 0) return;
     timer = setTimeout(flush, delay);
   }
 
   function flush() {
     timer = null;
-    if (document.visibilityState !== 'visible' || conversationId == null) return;
+    if (conversationId == null) return;
 
     const conversation = store.conversation(conversationId);
     const readUpTo = Math.max(sentUpTo, conversation?.last_read_message_id ?? 0);
-    let upTo = 0;
     for (const [element, id] of visibleIds) {
       if (id <= readUpTo) {
         observer.unobserve(element);
         visibleIds.delete(element);
-      } else if (id > upTo) {
-        upTo = id;
       }
     }
-    if (upTo === 0) return;
+    const upTo = seenUpTo;
+    seenUpTo = 0;
+    if (upTo <= readUpTo) return;
 
     const target = conversationId;
     sentUpTo = upTo;
@@ -84,7 +92,7 @@ export function createReadTracker({ store, api, root }) {
   }
 
   function onVisibilityChange() {
-    if (document.visibilityState === 'visible') schedule(READ_BATCH_MS);
+    collectVisible();
   }
   document.addEventListener('visibilitychange', onVisibilityChange);
 
@@ -102,6 +110,7 @@ export function createReadTracker({ store, api, root }) {
     reset(nextConversationId) {
       observer.disconnect();
       visibleIds.clear();
+      seenUpTo = 0;
       clearTimeout(timer);
       timer = null;
       conversationId = nextConversationId;
