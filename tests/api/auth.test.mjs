@@ -318,6 +318,20 @@ describe('login rate limit', () => {
     assertRateLimited(await login(newClient(stack), account.username, account.password));
   });
 
+  test('limit ends with its window', async () => {
+    const account = await registerUser(stack, 'window');
+    for (let i = 0; i < MAX_FAILURES_PER_USER; i++) {
+      assertError(await login(newClient(stack), account.username, 'wrong-password'), 401, 'invalid_credentials');
+    }
+    assertRateLimited(await login(newClient(stack), account.username, account.password));
+
+    // Move the window's start back past its length instead of waiting.
+    await stack.psql(`UPDATE login_failures
+                      SET window_start = window_start - interval '${LOGIN_WINDOW_SECONDS + 1} seconds'`);
+    const res = await login(newClient(stack), account.username, account.password);
+    assert.equal(res.status, 200, res.text);
+  });
+
   test('per-address limit blocks new users', async () => {
     const account = await registerUser(stack, 'victim');
     for (let i = 0; i < MAX_FAILURES_PER_ADDRESS; i++) {
@@ -406,6 +420,14 @@ describe('session token', () => {
     assert.ok(payload.exp > payload.iat);
     const header = JSON.parse(Buffer.from(account.token.split('.')[0], 'base64url').toString('utf8'));
     assert.equal(header.alg, 'HS256');
+  });
+
+  test('cookie lasts as long as token', async () => {
+    const res = await login(newClient(stack), account.username, account.password);
+    const cookie = sessionCookie(res);
+    const payload = decodeClaims(cookie.value);
+    assert.equal(Number(cookie.attributes.get('max-age')), payload.exp - payload.iat);
+    assert.ok(Math.abs(payload.iat - Date.now() / 1000) < 60, `iat ${payload.iat}`);
   });
 
   test('crafted valid token accepted', async () => {

@@ -175,6 +175,33 @@ describe('create group', () => {
     assert.equal(await conversationCount(), before);
   });
 
+  test('group of 500 others', async () => {
+    // The users are inserted with psql: registering 501 through the API
+    // would take most of the time budget of this file.
+    const prefix = `bulk${Date.now().toString(36)}`;
+    const ids = JSON.parse(await queryValue(
+      stack,
+      `WITH inserted AS (
+         INSERT INTO users (username, display_name, password_hash)
+         SELECT '${prefix}_' || g, 'Bulk ' || g, 'not-a-hash' FROM generate_series(1, 501) AS g
+         RETURNING id)
+       SELECT json_agg(id ORDER BY id) FROM inserted`,
+    ));
+
+    const tooMany = await create(owner, { member_ids: ids, title: 'Too many' });
+    assertError(tooMany, 400, 'invalid_body');
+
+    const res = await create(owner, { member_ids: ids.slice(0, 500), title: 'Everyone' });
+    assert.equal(res.status, 201, res.text.slice(0, 300));
+    assert.equal(res.json.conversation.members.length, 501);
+
+    const listed = await list(owner);
+    const entry = listed.json.conversations.find((c) => c.id === res.json.conversation.id);
+    assert.deepEqual(entry, res.json.conversation);
+    const stored = await queryValue(stack, `SELECT count(*) FROM conversation_members WHERE conversation_id = ${res.json.conversation.id}`);
+    assert.equal(stored, '501');
+  });
+
   test('group needs two others', async () => {
     // One other member with a title is neither a direct conversation nor a group.
     const res = await create(owner, { member_ids: [others[0].user.id, owner.user.id], title: 'Pair' });
@@ -405,6 +432,13 @@ describe('list after writes', () => {
   async function assertListMatchesReads(account, label) {
     const res = await list(account, '?limit=100');
     assert.equal(res.status, 200, `${label}: ${res.text}`);
+    const order = JSON.parse(await queryValue(
+      stack,
+      `SELECT coalesce(json_agg(c.id ORDER BY c.updated_at DESC, c.id DESC), '[]')
+       FROM conversations c JOIN conversation_members m ON m.conversation_id = c.id
+       WHERE m.user_id = ${account.user.id}`,
+    ));
+    assert.deepEqual(res.json.conversations.map((c) => c.id), order, `${label}: list order`);
     for (const entry of res.json.conversations) {
       const single = await call(account.client, 'GET', `/api/conversations/${entry.id}`);
       assert.equal(single.status, 200);

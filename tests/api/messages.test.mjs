@@ -271,6 +271,33 @@ describe('body rules', () => {
     }
   });
 
+  test('special characters round-trip', async () => {
+    const bodies = [
+      'quote " backslash \\ slash / done',
+      'line one\nline two\r\nline three\ttabbed',
+      'controls \u0001 \u0008 \u000c \u001f \u007f end',
+      'separators \u2028 and \u2029 end',
+      'emoji 👩‍👩‍👧 ❤️ 🇫🇷 and combining é',
+      '<script>alert("x")</script> & &amp;',
+      'ends with backslash \\',
+    ];
+    for (const body of bodies) {
+      const sent = await post(alice, conversation.id, { client_id: newClientId(), body });
+      assert.equal(sent.status, 201, `${JSON.stringify(body)}: ${sent.text}`);
+      assert.equal(sent.json.message.body, body);
+
+      // The history, the single conversation and the list build the JSON
+      // along different paths.
+      const history = await call(bob.client, 'GET', `/api/conversations/${conversation.id}/messages?limit=1`);
+      assert.equal(history.json.messages[0].body, body, 'history');
+      const single = await call(bob.client, 'GET', `/api/conversations/${conversation.id}`);
+      assert.equal(single.json.conversation.last_message.body, body, 'single conversation');
+      const list = await call(bob.client, 'GET', '/api/conversations');
+      const entry = list.json.conversations.find((c) => c.id === conversation.id);
+      assert.equal(entry.last_message.body, body, 'conversation list');
+    }
+  });
+
   test('body or image required', async () => {
     assertError(await post(alice, conversation.id, { client_id: newClientId() }), 400, 'invalid_body');
     assertError(await post(alice, conversation.id, { client_id: newClientId(), body: null }), 400, 'invalid_body');

@@ -143,6 +143,48 @@ describe('redis stopped', () => {
   });
 });
 
+describe('list paging across a Redis outage', () => {
+  test('cursor works with and without Redis', async () => {
+    const [owner, ...peers] = await registerUsers(stack, 6, 'pager');
+    const created = [];
+    for (const peer of peers) created.push((await directConversation(owner, peer)).id);
+    const expected = [...created].reverse();
+    const page = (cursor) =>
+      call(owner.client, 'GET', `/api/conversations?limit=2${cursor ? `&before=${encodeURIComponent(cursor)}` : ''}`);
+
+    // The first page comes with Redis, the rest without.
+    const first = await page(null);
+    assert.equal(first.status, 200, first.text);
+    const seen = first.json.conversations.map((c) => c.id);
+    let cursor = first.json.next_cursor;
+    await stack.stopService('redis');
+    try {
+      while (cursor !== null && seen.length < 20) {
+        const res = await page(cursor);
+        assert.equal(res.status, 200, res.text);
+        seen.push(...res.json.conversations.map((c) => c.id));
+        cursor = res.json.next_cursor;
+      }
+      assert.deepEqual(seen, expected, 'pages after Redis stopped');
+
+      // And the other way round: the first page without Redis.
+      const firstWithout = await page(null);
+      assert.deepEqual(firstWithout.json.conversations.map((c) => c.id), expected.slice(0, 2));
+      cursor = firstWithout.json.next_cursor;
+    } finally {
+      await stack.startService('redis');
+    }
+    const rest = [];
+    while (cursor !== null && rest.length < 20) {
+      const res = await page(cursor);
+      assert.equal(res.status, 200, res.text);
+      rest.push(...res.json.conversations.map((c) => c.id));
+      cursor = res.json.next_cursor;
+    }
+    assert.deepEqual(rest, expected.slice(2), 'pages after Redis started');
+  });
+});
+
 describe('web server', () => {
   test('restarted web server serves', async () => {
     await stack.restartService('web');

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
+import { connectSocket } from '../lib/http.mjs';
+
 import {
   assertError,
   assertUser,
@@ -11,6 +13,7 @@ import {
   directConversation,
   newClient,
   registerUser,
+  sleep,
   startApiStack,
 } from './support.mjs';
 
@@ -177,20 +180,20 @@ test('rename changes display name', async () => {
   // The friend's list is read once before the change, as a client would.
   assert.equal((await call(friend.client, 'GET', '/api/conversations')).status, 200);
 
-  const res = await call(account.client, 'PATCH', '/api/me', { display_name: 'Ünïcode Name 🔥' });
+  const res = await call(account.client, 'PATCH', '/api/me', { display_name: 'Ünï "code" \\ Name 🔥' });
   assert.equal(res.status, 200, res.text);
-  assert.deepEqual(res.json, { user: { ...account.user, display_name: 'Ünïcode Name 🔥' } });
+  assert.deepEqual(res.json, { user: { ...account.user, display_name: 'Ünï "code" \\ Name 🔥' } });
 
   const me = await call(account.client, 'GET', '/api/me');
-  assert.equal(me.json.user.display_name, 'Ünïcode Name 🔥');
+  assert.equal(me.json.user.display_name, 'Ünï "code" \\ Name 🔥');
 
   const listed = await call(friend.client, 'GET', '/api/conversations');
   const entry = listed.json.conversations.find((c) => c.id === conversation.id);
   const member = entry.members.find((m) => m.id === account.user.id);
-  assert.equal(member.display_name, 'Ünïcode Name 🔥');
+  assert.equal(member.display_name, 'Ünï "code" \\ Name 🔥');
 
   const found = await call(friend.client, 'GET', `/api/users?q=${account.username}`);
-  assert.equal(found.json.users[0].display_name, 'Ünïcode Name 🔥');
+  assert.equal(found.json.users[0].display_name, 'Ünï "code" \\ Name 🔥');
 });
 
 test('rename rejects invalid names', async () => {
@@ -212,4 +215,51 @@ test('rename requires session and origin', async () => {
   assertError(res, 403, 'forbidden_origin');
   const me = await call(account.client, 'GET', '/api/me');
   assert.equal(me.json.user.display_name, account.username);
+});
+
+// Polls fetch() until check() accepts its result or timeoutMs passes.
+async function eventually(fetchValue, check, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  let value = await fetchValue();
+  while (!check(value) && Date.now() < deadline) {
+    await sleep(100);
+    value = await fetchValue();
+  }
+  return value;
+}
+
+test('online while a socket is open', async () => {
+  const prefix = freshPrefix();
+  const alice = await registerNamed(`${prefix}alice`);
+  const bob = await registerNamed(`${prefix}bob`);
+  const conversation = await directConversation(bob, alice);
+
+  const memberAlice = async () => {
+    const res = await call(bob.client, 'GET', `/api/conversations/${conversation.id}`);
+    return res.json.conversation.members.find((m) => m.id === alice.user.id);
+  };
+  const before = await memberAlice();
+  assert.equal(before.online, false);
+  assert.equal(before.last_seen_at, null);
+
+  const socket = await connectSocket(stack.wsUrl, alice.client);
+  try {
+    await socket.next('hello');
+    const online = await eventually(memberAlice, (member) => member.online === true);
+    assert.equal(online.online, true, 'alice is not online with an open socket');
+
+    const found = await call(bob.client, 'GET', `/api/users?q=${prefix}alice`);
+    assert.equal(found.json.users[0].online, true);
+    const listed = await call(bob.client, 'GET', '/api/conversations');
+    const entry = listed.json.conversations.find((c) => c.id === conversation.id);
+    assert.equal(entry.members.find((m) => m.id === alice.user.id).online, true);
+    assert.equal(entry.members.find((m) => m.id === bob.user.id).online, false);
+  } finally {
+    await socket.close();
+  }
+
+  const offline = await eventually(memberAlice, (member) => member.online === false && member.last_seen_at !== null);
+  assert.equal(offline.online, false, 'alice is still online after closing her socket');
+  assert.match(String(offline.last_seen_at), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  assert.ok(Math.abs(Date.parse(offline.last_seen_at) - Date.now()) < 60_000, `last_seen_at ${offline.last_seen_at}`);
 });
