@@ -271,10 +271,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return socket_on_writable(s);
     case LWS_CALLBACK_TIMER:
-        /* The hold after hello ended without a resume frame. */
-        if (s->state == SOCKET_WAIT_RESUME)
-            socket_go_live(s);
-        return 0;
+        return socket_on_timer(s);
     case LWS_CALLBACK_CLOSED:
         on_closed(s);
         return 0;

@@ -7,7 +7,8 @@
 #include <stddef.h>
 
 /* Who sees user $1's presence live: direct-conversation partners and the
- * members of groups of at most $2 members. */
+ * members of groups of at most $2 members. Counting stops at $2 + 1, so a
+ * huge group costs no more than a small one. */
 #define PRESENCE_AUDIENCE                                                        \
     "ARRAY(SELECT DISTINCT other.user_id "                                     \
     "      FROM conversation_members mine "                                    \
@@ -17,8 +18,9 @@
     "       AND other.user_id <> mine.user_id "                                \
     "      WHERE mine.user_id = $1 "                                           \
     "        AND (c.kind = 'direct' "                                          \
-    "             OR (SELECT count(*) FROM conversation_members n "            \
-    "                 WHERE n.conversation_id = c.id) <= $2))::text"
+    "             OR (SELECT count(*) FROM (SELECT 1 FROM conversation_members n " \
+    "                                       WHERE n.conversation_id = c.id "  \
+    "                                       LIMIT $2 + 1) AS capped) <= $2))::text"
 
 static const struct db_statement statements[QUERY_COUNT] = {
     [QUERY_MEMBERSHIP] = {

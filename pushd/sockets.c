@@ -22,8 +22,6 @@
 #define MAX_FRAMES_PER_WRITABLE 32
 /* A paused replay continues once the queue is below this. */
 #define REPLAY_RESUME_BYTES (PUSHD_MAX_QUEUED_BYTES / 4)
-/* Seconds a socket being closed may take to become writable. */
-#define CLOSE_TIMEOUT_SECONDS 5
 
 static unsigned long long next_socket_id = 1;
 
@@ -208,39 +206,19 @@ void socket_close(struct push_socket *s, int code, const char *reason)
     clear_queue(s);
     socket_log(code == LWS_CLOSE_STATUS_GOINGAWAY ? LOG_DEBUG : LOG_INFO, s,
                "closing with %d: %s", code, reason);
-    lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_TIMEOUT_SECONDS);
-    lws_callback_on_writable(s->wsi);
+    /* The close goes out from the TIMER callback: with libuv, libwebsockets
+     * 4.1 drops the connection without a close frame when WRITEABLE returns
+     * -1, but sends one when TIMER does. */
+    lws_set_timer_usecs(s->wsi, 1);
     wake_lws();
-}
-
-/* The reason text sent in the close frame for each code we use. */
-static const char *close_reason(int code)
-{
-    switch (code) {
-    case LWS_CLOSE_STATUS_GOINGAWAY:
-        return "server shutting down";
-    case LWS_CLOSE_STATUS_POLICY_VIOLATION:
-        return "send queue full; resume";
-    case LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE:
-        return "binary frames are not accepted";
-    case LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE:
-        return "frame over 64 KiB";
-    default:
-        return "try again later";
-    }
 }
 
 int socket_on_writable(struct push_socket *s)
 {
     int written = 0;
 
-    if (s->close_code != 0) {
-        const char *reason = close_reason(s->close_code);
-
-        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
-                         (unsigned char *)reason, strlen(reason));
-        return -1;
-    }
+    if (s->close_code != 0)
+        return 0;
     while (head_writable(s) && written < MAX_FRAMES_PER_WRITABLE) {
         struct frame *frame = s->head->frame;
 
@@ -262,6 +240,39 @@ int socket_on_writable(struct push_socket *s)
         s->queued_bytes < REPLAY_RESUME_BYTES)
         resume_continue(s);
     return 0;
+}
+
+/* The reason text sent in the close frame for each code we use. */
+static const char *close_reason(int code)
+{
+    switch (code) {
+    case LWS_CLOSE_STATUS_GOINGAWAY:
+        return "server shutting down";
+    case LWS_CLOSE_STATUS_POLICY_VIOLATION:
+        return "send queue full; resume";
+    case LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE:
+        return "binary frames are not accepted";
+    case LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE:
+        return "frame over 64 KiB";
+    default:
+        return "try again later";
+    }
+}
+
+int socket_on_timer(struct push_socket *s)
+{
+    const char *reason;
+
+    if (s->close_code == 0) {
+        /* The hold after hello ended without a resume frame. */
+        if (s->state == SOCKET_WAIT_RESUME)
+            socket_go_live(s);
+        return 0;
+    }
+    reason = close_reason(s->close_code);
+    lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
+                     (unsigned char *)reason, strlen(reason));
+    return -1;
 }
 
 void socket_release(struct push_socket *s)

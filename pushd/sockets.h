@@ -56,7 +56,7 @@ struct push_socket {
     struct queued_frame *head, *tail;
     size_t queued_bytes;
     int writable_requested;
-    int close_code; /* when nonzero, close with it at the next writable */
+    int close_code; /* when nonzero, close with it at the next TIMER */
 
     char *rx;       /* a fragmented client message being reassembled */
     size_t rx_len;
@@ -108,13 +108,17 @@ void socket_drop_queued_events(struct push_socket *s);
 /* Lets held event frames go out. */
 void socket_go_live(struct push_socket *s);
 
-/* Closes s with a WebSocket close code (RFC 6455 section 7.4.1) once it is
- * writable; queued frames are dropped. */
+/* Closes s with a WebSocket close code (RFC 6455 section 7.4.1) from the
+ * next TIMER callback; queued frames are dropped. */
 void socket_close(struct push_socket *s, int code, const char *reason);
 
 /* Writes queued frames from the WRITEABLE callback. Returns 0, or -1 to
  * make libwebsockets close the connection. */
 int socket_on_writable(struct push_socket *s);
+
+/* Handles the TIMER callback: a pending close, or the end of the hold
+ * after hello. Returns 0, or -1 to make libwebsockets close. */
+int socket_on_timer(struct push_socket *s);
 
 /* Frees what s owns; called once from the CLOSED callback. */
 void socket_release(struct push_socket *s);
