@@ -17,6 +17,8 @@ PACKAGES=(
     lighttpd nginx spawn-fcgi
     # tools that deploy/blinkchat-stack uses
     curl openssl procps acl util-linux passwd
+    # the curl walkthrough of README.md
+    jq
 )
 # The browser tests drive Debian's Chromium; node runs every black-box test.
 TEST_PACKAGES=(chromium)
@@ -58,8 +60,8 @@ wanted=("${PACKAGES[@]}")
 if ((with_tests)); then
     wanted+=("${TEST_PACKAGES[@]}")
     # Node.js and npm may come from Debian or from elsewhere, such as
-    # NodeSource's nodejs package, which contains npm; only a missing
-    # command asks for Debian's package.
+    # NodeSource's nodejs package, which contains npm. Debian's package is
+    # installed only for a missing command.
     command -v node >/dev/null || wanted+=(nodejs)
     command -v npm >/dev/null || wanted+=(npm)
 fi
@@ -85,8 +87,8 @@ if ((node_major < 18)); then
 fi
 
 # npm ci reinstalls tests/node_modules from the lockfile when the folder is
-# missing or older than the lockfile; npm writes its own copy of the
-# lockfile into node_modules on every install.
+# missing or older than the lockfile. npm writes its own copy of the
+# lockfile into node_modules on every install, so that copy dates it.
 lock=$ROOT/tests/package-lock.json
 installed_lock=$ROOT/tests/node_modules/.package-lock.json
 if [ ! -f "$installed_lock" ] || [ "$lock" -nt "$installed_lock" ] ||

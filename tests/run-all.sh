@@ -23,8 +23,8 @@ else
     echo "== unit tests: build/asan/unit-tests is missing (make asan builds it); skipped"
 fi
 
-# tests/api, tests/push, any other suite folder, and tests/browser last;
-# lib/ holds helpers and unit/ the C tests.
+# tests/api, tests/push, any other suite folder, and tests/browser last.
+# lib/ contains helpers and unit/ the C tests, so both are skipped.
 suites=()
 for dir in tests/*/; do
     suite=$(basename "$dir")
@@ -46,8 +46,8 @@ if ((${#files[@]} == 0)); then
     exit 1
 fi
 
-# --test-concurrency exists from node 20.10 on; older runners take the
-# files one at a time on a 2-core machine anyway.
+# --test-concurrency exists from node 20.10 on. Older versions of node lack
+# the flag and choose their own concurrency.
 concurrency=()
 if node -e 'const [major, minor] = process.versions.node.split(".").map(Number);
             process.exit(major > 20 || (major === 20 && minor >= 10) ? 0 : 1)'; then

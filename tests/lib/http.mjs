@@ -42,7 +42,7 @@ export class Client {
     else this.cookies.set(SESSION_COOKIE, value);
   }
 
-  /** The Cookie header this client sends, or '' with an empty jar. */
+  /** Returns the Cookie header this client sends, or '' with an empty jar. */
   cookieHeader() {
     return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
   }
@@ -235,7 +235,7 @@ export class Socket {
 /**
  * Opens a WebSocket with the client's cookies and Origin and resolves once
  * it is open. A refused upgrade rejects with an Error whose .status is the
- * HTTP status of the answer.
+ * HTTP status of the response.
  */
 export async function connectSocket(url, client = null, { origin = client?.origin, headers = {}, timeoutMs = 5000 } = {}) {
   const { default: WebSocket } = await import('ws');

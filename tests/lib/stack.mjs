@@ -208,8 +208,8 @@ export async function startStack(options = {}) {
 
     /**
      * Stops every service and removes the folder. Throws if stopping failed
-     * or if any log holds a sanitizer report; the logs are then copied to
-     * tests/artifacts/.
+     * or if any log contains a sanitizer report. The logs are then copied
+     * to tests/artifacts/.
      */
     async stop() {
       if (stopped) return;
