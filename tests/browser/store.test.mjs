@@ -231,6 +231,17 @@ test('conversation event without me removes it', () => {
   assert.equal(store.conversation(5), null);
 });
 
+test('conversation event keeps live presence', () => {
+  const store = createStore();
+  store.setMe(ME);
+  store.upsertUsers([{ ...BOB, online: true }]);
+  const result = store.applyEvent({ type: 'conversation', event_id: 'e5', conversation: conversation({ members: [ME, BOB] }) });
+  assert.equal(store.user(2).online, true);
+  assert.equal(result.fetchConversation, 5);
+  const again = store.applyEvent({ type: 'conversation', event_id: 'e6', conversation: conversation({ members: [ME, BOB] }) });
+  assert.equal(again.fetchConversation, undefined);
+});
+
 test('unknown event type ignored', () => {
   const store = storeWithConversation();
   store.applyEvent({ type: 'future_thing', event_id: 'e9' });

@@ -75,8 +75,17 @@ export function createStore() {
 
   // ---- conversations ------------------------------------------------------
 
-  function storeConversation(incoming) {
-    for (const member of incoming.members || []) upsertUser(member);
+  // With `keepPresence`, members already known keep their online state and
+  // last_seen_at, for payloads whose presence fields are not live.
+  function storeConversation(incoming, { keepPresence = false } = {}) {
+    for (const member of incoming.members || []) {
+      if (keepPresence && state.users.has(member.id)) {
+        const { online, last_seen_at: lastSeenAt, ...profile } = member;
+        upsertUser(profile);
+      } else {
+        upsertUser(member);
+      }
+    }
     const existing = state.conversations.get(incoming.id);
     const { members, ...fields } = incoming;
     const record = {
@@ -268,11 +277,16 @@ export function createStore() {
     if (conversation && event.up_to > conversation.seen_up_to) conversation.seen_up_to = event.up_to;
   }
 
-  function applyConversationEvent(event) {
-    const record = storeConversation(event.conversation);
+  // The event's members carry presence as stored, not as live, so a new
+  // conversation is fetched over REST, which reports who is online.
+  function applyConversationEvent(event, result) {
+    const known = state.conversations.has(event.conversation.id);
+    const record = storeConversation(event.conversation, { keepPresence: true });
     if (!isMember(record)) {
       state.conversations.delete(record.id);
       state.threads.delete(record.id);
+    } else if (!known) {
+      result.fetchConversation = record.id;
     }
   }
 
@@ -566,8 +580,8 @@ export function createStore() {
     },
 
     /**
-     * Applies one WebSocket event. Returns { fetchConversation: id } when a
-     * message arrived for a conversation the store does not have yet.
+     * Applies one WebSocket event. Returns { fetchConversation: id } when the
+     * event is about a conversation the store did not have yet.
      */
     applyEvent(event, now = Date.now()) {
       const result = {};
@@ -584,7 +598,7 @@ export function createStore() {
           applySeenEvent(event);
           break;
         case 'conversation':
-          applyConversationEvent(event);
+          applyConversationEvent(event, result);
           conversationId = event.conversation.id;
           break;
         case 'typing':
