@@ -151,6 +151,19 @@ test('many member ids rejected', async () => {
   assertClientError(res, '501 member ids', 400);
 });
 
+test('chunked request bodies', async () => {
+  const path = `/api/conversations/${conversation.id}/messages`;
+  const headers = sessionHeaders(stack, alice.token, { 'content-type': 'application/json' });
+  const body = JSON.stringify({ client_id: newClientId(), body: 'sent in chunks' });
+  const small = await rawRequest(stack, 'POST', path, { headers, body, chunked: true });
+  assert.equal(small.status, 201, small.text);
+  assert.equal(small.json.message.body, 'sent in chunks');
+
+  const large = JSON.stringify({ client_id: newClientId(), body: 'x'.repeat(70 * 1024) });
+  const res = await rawRequest(stack, 'POST', path, { headers, body: large, chunked: true });
+  assertError(res, 413, 'too_large');
+});
+
 test('unknown fields ignored', async () => {
   const path = `/api/conversations/${conversation.id}/messages`;
   const res = await postJson(path, JSON.stringify({ client_id: newClientId(), body: 'extra', colour: 'blue' }));

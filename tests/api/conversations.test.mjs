@@ -200,6 +200,19 @@ describe('create group', () => {
     assert.deepEqual(entry, res.json.conversation);
     const stored = await queryValue(stack, `SELECT count(*) FROM conversation_members WHERE conversation_id = ${res.json.conversation.id}`);
     assert.equal(stored, '501');
+
+    // Presence of every member, the last ones included. A user is online
+    // while a push daemon holds an unexpired lease in this sorted set.
+    const onlineIds = [ids[0], ids[255], ids[256], ids[499]];
+    for (const id of onlineIds) {
+      await stack.redis('ZADD', `blinkchat:online:${id}`, String(Date.now() + 60_000), 'api-test-instance');
+    }
+    const single = await call(owner.client, 'GET', `/api/conversations/${res.json.conversation.id}`);
+    const listedAgain = (await list(owner)).json.conversations.find((c) => c.id === res.json.conversation.id);
+    for (const [label, conversation] of [['single read', single.json.conversation], ['list', listedAgain]]) {
+      const online = conversation.members.filter((m) => m.online).map((m) => m.id).sort((a, b) => a - b);
+      assert.deepEqual(online, onlineIds, `${label}: online members`);
+    }
   });
 
   test('group needs two others', async () => {

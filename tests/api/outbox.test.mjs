@@ -232,6 +232,15 @@ describe('read and reaction events', () => {
     assert.deepEqual(offTwice.events, []);
   });
 
+  test('concurrent same reaction appends one', async () => {
+    const path = `/api/messages/${second.id}/reactions/${encodeURIComponent('👍')}`;
+    const { result, events } = await eventsOf(() => Promise.all(Array.from({ length: 8 }, () => call(carol.client, 'PUT', path))));
+    assert.deepEqual([...new Set(result.map((r) => r.status))], [200]);
+    for (const res of result) assert.deepEqual(res.json, { reactions: { '👍': 1 }, my_reactions: ['👍'] });
+    assert.equal(events.length, 1, JSON.stringify(events));
+    assert.equal(events[0].payload.on, true);
+  });
+
   test('refused reactions append nothing', async () => {
     const outsider = await registerUser(stack, 'stranger');
     const { events } = await eventsOf(async () => {

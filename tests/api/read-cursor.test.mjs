@@ -166,6 +166,35 @@ describe('unread counts', () => {
   });
 });
 
+describe('concurrent reads', () => {
+  test('concurrent reads keep the newest', async () => {
+    const [sender, reader] = await registerUsers(stack, 2, 'racer');
+    const conversation = await directConversation(sender, reader);
+    const messages = [];
+    for (let i = 0; i < 12; i++) messages.push(await sendMessage(sender.client, conversation.id, `m${i}`));
+
+    // Two devices of the reader report their positions at once, in any order.
+    const shuffled = [...messages].sort(() => Math.random() - 0.5);
+    const results = await Promise.all(shuffled.map((m) => markRead(reader, conversation.id, m.id)));
+    assert.deepEqual([...new Set(results.map((r) => r.status))], [204]);
+
+    const newest = messages[messages.length - 1].id;
+    assert.equal(await storedCursor(conversation.id, reader.user.id), String(newest));
+    const seen = await conversationOf(reader, conversation.id);
+    assert.equal(seen.unread_count, 0);
+    assert.equal(seen.last_read_message_id, newest);
+
+    // Every seen event moved the cursor forward, and the last one is the newest.
+    const events = JSON.parse(await queryValue(
+      stack,
+      `SELECT json_agg((payload->>'up_to')::bigint ORDER BY xid, id) FROM events
+       WHERE kind = 'seen' AND conversation_id = ${conversation.id}`,
+    ));
+    for (let i = 1; i < events.length; i++) assert.ok(events[i] > events[i - 1], `seen events ${events}`);
+    assert.equal(events[events.length - 1], newest);
+  });
+});
+
 describe('bad requests', () => {
   let alice;
   let bob;

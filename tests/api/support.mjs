@@ -119,11 +119,12 @@ export function sessionToken(res) {
 
 // Sends one request with exactly the given headers and body bytes, so tests
 // can send invalid UTF-8, wrong media types or a hand-made session cookie.
-export function rawRequest(stack, method, urlPath, { headers = {}, body } = {}) {
+// With chunked set, the body goes in two chunks without a Content-Length.
+export function rawRequest(stack, method, urlPath, { headers = {}, body, chunked = false } = {}) {
   const url = new URL(urlPath, stack.baseUrl);
   const payload = body === undefined ? undefined : Buffer.from(body);
   const allHeaders = Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== undefined && value !== null));
-  if (payload !== undefined) allHeaders['content-length'] = String(payload.length);
+  if (payload !== undefined && !chunked) allHeaders['content-length'] = String(payload.length);
 
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -146,7 +147,13 @@ export function rawRequest(stack, method, urlPath, { headers = {}, body } = {}) 
     );
     req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${urlPath} timed out`)));
     req.on('error', reject);
-    if (payload !== undefined) req.write(payload);
+    if (payload !== undefined && chunked) {
+      const half = Math.floor(payload.length / 2);
+      req.write(payload.subarray(0, half));
+      req.write(payload.subarray(half));
+    } else if (payload !== undefined) {
+      req.write(payload);
+    }
     req.end();
   });
 }
