@@ -387,6 +387,18 @@ static void image_shutdown(void)
     vips_shutdown();
 }
 
+/* Sends libvips' own warnings (such as each corrupt tile of a rejected
+ * upload) to the debug log as single lines: the failure that matters is
+ * logged once from the error buffer. */
+static void on_vips_message(const gchar *domain, GLogLevelFlags level, const gchar *message,
+                            gpointer data)
+{
+    (void)domain;
+    (void)level;
+    (void)data;
+    log_debug("image: libvips: %s", message);
+}
+
 int image_init(void)
 {
     static int started;
@@ -400,6 +412,8 @@ int image_init(void)
     /* The web server runs several API processes, each serving one request
      * at a time, so one libvips worker thread each is enough. The operation
      * cache would keep decoded images of past requests in memory. */
+    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
+                      on_vips_message, NULL);
     vips_concurrency_set(1);
     vips_cache_set_max(0);
     vips_cache_set_max_mem(0);

@@ -9,6 +9,7 @@
 #include "media_store.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
@@ -30,6 +31,9 @@
 #define CLOUDINARY_TIMEOUT_SECONDS 30L
 #define CLOUDINARY_CONNECT_TIMEOUT_SECONDS 10L
 #define CLOUDINARY_REPLY_MAX (64 * 1024)
+/* The folder of uploads being received, inside the media folder. */
+#define TEMP_DIR_NAME ".incoming"
+#define TEMP_MAX_AGE_SECONDS 3600
 
 /* 16 random bytes as hex: the name of a stored image or temporary file. */
 static void random_name(char out[33])
@@ -47,16 +51,58 @@ static int join_path(char *out, size_t out_size, const char *dir, const char *na
     return n > 0 && (size_t)n < out_size ? 0 : -1;
 }
 
+/*
+ * Removes temporary files older than TEMP_MAX_AGE_SECONDS, left by a
+ * process that died during an upload. Younger ones may belong to uploads
+ * that other processes are receiving now.
+ */
+static void remove_stale_temp_files(const char *temp_dir)
+{
+    DIR *dir = opendir(temp_dir);
+    struct dirent *entry;
+    time_t now = time(NULL);
+
+    if (dir == NULL)
+        return;
+    while ((entry = readdir(dir)) != NULL) {
+        char path[4096];
+        struct stat st;
+
+        if (strncmp(entry->d_name, "upload-", 7) != 0 ||
+            join_path(path, sizeof(path), temp_dir, entry->d_name) != 0 ||
+            stat(path, &st) != 0 || now - st.st_mtime < TEMP_MAX_AGE_SECONDS)
+            continue;
+        if (unlink(path) == 0)
+            log_warn("media: removed the stale temporary file %s", path);
+    }
+    closedir(dir);
+}
+
 int media_store_create_temp(char *path, size_t path_size)
 {
-    char name[33], file[64];
+    static int cleaned;
+    char temp_dir[4096], file[64], name[33];
     int fd;
 
-    random_name(name);
     /* The web server serves the media folder, so the name must not be
-     * guessable while the file exists. */
-    snprintf(file, sizeof(file), ".upload-%s.part", name);
-    if (join_path(path, path_size, cfg_str("BLINKCHAT_MEDIA_DIR"), file) != 0) {
+     * guessable while the file exists. The folder is on the same file
+     * system as the media and its name starts with a dot. */
+    if (join_path(temp_dir, sizeof(temp_dir), cfg_str("BLINKCHAT_MEDIA_DIR"), TEMP_DIR_NAME) != 0) {
+        log_error("media: BLINKCHAT_MEDIA_DIR is too long");
+        return -1;
+    }
+    if (mkdir(temp_dir, 0700) != 0 && errno != EEXIST) {
+        log_error("media: cannot create %s: %s", temp_dir, strerror(errno));
+        return -1;
+    }
+    if (!cleaned) {
+        remove_stale_temp_files(temp_dir);
+        cleaned = 1;
+    }
+
+    random_name(name);
+    snprintf(file, sizeof(file), "upload-%s.part", name);
+    if (join_path(path, path_size, temp_dir, file) != 0) {
         log_error("media: BLINKCHAT_MEDIA_DIR is too long");
         return -1;
     }

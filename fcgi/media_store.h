@@ -21,9 +21,11 @@ struct stored_image {
 };
 
 /*
- * Creates an empty temporary file with a random name in the media folder
- * for an incoming upload, writing its path into path. Returns the open
- * descriptor, or -1 after logging. The caller unlinks the file.
+ * Creates an empty temporary file with a random name in the folder
+ * .incoming of the media folder for an incoming upload, writing its path
+ * into path. Returns the open descriptor, or -1 after logging. The caller
+ * unlinks the file. The first call of a process also removes files that
+ * are over an hour old there, left by processes that died.
  */
 int media_store_create_temp(char *path, size_t path_size);
 

@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 
@@ -339,5 +340,27 @@ describe('image messages', () => {
       { client_id: randomUUID(), image_id: 987654321 });
     assert.equal(missing.status, 404);
     assert.equal(missing.json.error.code, 'image_not_found');
+  });
+});
+
+describe('temporary files', () => {
+  test('stale temporary files removed', async () => {
+    const incoming = path.join(stack.dir, 'media', '.incoming');
+    mkdirSync(incoming, { recursive: true });
+    const stale = path.join(incoming, 'upload-0123456789abcdef0123456789abcdef.part');
+    const fresh = path.join(incoming, 'upload-fedcba9876543210fedcba9876543210.part');
+    writeFileSync(stale, 'left by a process that died');
+    writeFileSync(fresh, 'being received by another process');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
+    utimesSync(stale, twoHoursAgo, twoHoursAgo);
+
+    // New API processes clean the folder at their first upload.
+    await stack.restartService('web');
+    await uploadImage(alice, makeImage(dir, 'png', 10, 10), 'a.png');
+
+    const names = mediaFiles(stack);
+    assert.ok(!names.includes(`.incoming/${path.basename(stale)}`), 'the stale file is still there');
+    assert.ok(names.includes(`.incoming/${path.basename(fresh)}`), 'the recent file was removed');
+    rmSync(fresh);
   });
 });

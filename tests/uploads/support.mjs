@@ -4,7 +4,7 @@
 // the uploads table.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -155,9 +155,16 @@ export function uploadRaw(client, body, contentType) {
   return client.request('POST', '/api/uploads', { body, headers: { 'content-type': contentType } });
 }
 
-/** Returns the names in the stack's media folder, sorted. */
+/**
+ * Returns the names of the files in the stack's media folder, sorted, with
+ * the uploads being received listed as ".incoming/NAME".
+ */
 export function mediaFiles(stack) {
-  return readdirSync(path.join(stack.dir, 'media')).sort();
+  const media = path.join(stack.dir, 'media');
+  const incoming = path.join(media, '.incoming');
+  const names = readdirSync(media).filter((name) => name !== '.incoming');
+  if (existsSync(incoming)) names.push(...readdirSync(incoming).map((name) => `.incoming/${name}`));
+  return names.sort();
 }
 
 export async function uploadCount(stack) {
