@@ -333,6 +333,27 @@ describe('client with fake backend', () => {
     await alice.context.close();
   });
 
+  test('image message shows thumbnail', async () => {
+    const backend = createFakeBackend();
+    const alice = await userClient(backend, 'alice', 'Alice');
+    const bob = backend.addUser('bob', 'password123', 'Bob');
+    const conversation = backend.addConversation([alice.user.id, bob.id]);
+    const pixel = 'data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==';
+    backend.sendAs(bob.id, conversation, 'Look', { id: 9, url: pixel, thumb_url: pixel, width: 640, height: 480 });
+    backend.sendAs(bob.id, conversation, null, { id: 10, url: pixel, thumb_url: pixel, width: 300, height: 600 });
+    await alice.page.reload();
+    await conversationItem(alice.page, 'Bob').locator('.item-preview', { hasText: '📷 Photo' }).waitFor();
+    await conversationItem(alice.page, 'Bob').click();
+    const images = alice.page.locator('.message-image img');
+    await images.nth(1).waitFor();
+    assert.equal(await images.count(), 2);
+    assert.equal(await images.first().getAttribute('src'), pixel);
+    assert.equal(await images.first().getAttribute('width'), '640');
+    assert.deepEqual(alice.errors, []);
+    await screenshot(alice.page, 'fake-images');
+    await alice.context.close();
+  });
+
   test('typing shown then expires', async () => {
     const backend = createFakeBackend();
     const alice = await userClient(backend, 'alice', 'Alice');

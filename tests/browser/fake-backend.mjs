@@ -82,7 +82,7 @@ export function createFakeBackend() {
       conversation_id: message.conversation_id,
       sender_id: message.sender_id,
       body: message.body,
-      image: null,
+      image: message.image || null,
       created_at: message.created_at,
       reactions,
       my_reactions: ALLOWED_EMOJI.filter((emoji) =>
@@ -159,12 +159,13 @@ export function createFakeBackend() {
     return user;
   }
 
-  function storeMessage(conversation, senderId, body, clientId) {
+  function storeMessage(conversation, senderId, body, clientId, image = null) {
     const message = {
       id: messages.length + 1,
       conversation_id: conversation.id,
       sender_id: senderId,
       body,
+      image,
       client_id: clientId,
       created_at: now(),
       reactions: [],
@@ -472,8 +473,9 @@ export function createFakeBackend() {
     }
   };
 
-  /** Sends a message as `userId` through the same path as the API. */
-  backend.sendAs = (userId, conversation, body) => storeMessage(conversation, userId, body, `server-${messages.length + 1}`);
+  /** Sends a message as `userId` through the same path as the API; `image` is an image object or null. */
+  backend.sendAs = (userId, conversation, body, image = null) =>
+    storeMessage(conversation, userId, body, `server-${messages.length + 1}`, image);
 
   /** Sends a typing frame as `userId` to the other members. */
   backend.typingAs = (userId, conversation, typing) => {

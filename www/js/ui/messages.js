@@ -6,6 +6,9 @@ import { clockTime, dayKey, dayLabel, fullTime } from '../format.js';
 import { REACTION_EMOJI, messageKey } from '../store.js';
 import { userAvatar } from './avatar.js';
 
+const IMAGE_MAX_WIDTH_PX = 320;
+const IMAGE_MAX_HEIGHT_PX = 360;
+
 /** Messages from one sender less than this apart share a group. */
 const GROUP_GAP_MS = 5 * 60 * 1000;
 
@@ -115,6 +118,9 @@ function imageBlock(image) {
   if (!source) return null;
   const width = image.width || 320;
   const height = image.height || 240;
+  // Fits the image in IMAGE_MAX_WIDTH_PX by IMAGE_MAX_HEIGHT_PX and reserves
+  // its box before it loads, so the list does not move when it arrives.
+  const shownWidth = Math.round(Math.min(IMAGE_MAX_WIDTH_PX, IMAGE_MAX_HEIGHT_PX * (width / height), width));
   return h('a', { className: 'message-image', href: image.url || source, target: '_blank', rel: 'noopener noreferrer' },
     h('img', {
       src: source,
@@ -123,7 +129,7 @@ function imageBlock(image) {
       height,
       loading: 'lazy',
       decoding: 'async',
-      style: { 'aspect-ratio': `${width} / ${height}` },
+      style: { width: `${shownWidth}px`, 'aspect-ratio': `${width} / ${height}` },
     }));
 }
 
