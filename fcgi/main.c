@@ -92,10 +92,11 @@ static void handle(FCGX_Request *fcgi)
     router_dispatch(&req);
 
     write_response(fcgi, &req);
+    /* The request's strings belong to libfcgi until FCGX_Finish_r. */
+    log_info("api: %s %s %d %lldus", req.method, req.path, req.status, elapsed_us(&start));
     FCGX_Finish_r(fcgi);
     if (req.wrote_outbox)
         db_ring_doorbell();
-    log_info("api: %s %s %d %lldus", req.method, req.path, req.status, elapsed_us(&start));
     log_clear_context();
     request_free(&req);
 }
