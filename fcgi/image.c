@@ -310,8 +310,8 @@ static const struct format *sniff(const unsigned char *d, size_t n)
 }
 
 /* Maps the file read-only and checks its magic bytes and structure. */
-static enum image_status check_file(const char *path, const struct format **format,
-                                    char *message, size_t message_size)
+static enum image_status check_file(const char *path, const struct format **format, char *message,
+                                    size_t message_size)
 {
     struct stat st;
     void *map;
@@ -347,8 +347,8 @@ static enum image_status check_file(const char *path, const struct format **form
         return IMAGE_UNSUPPORTED;
     }
     if (problem != NULL) {
-        snprintf(message, message_size, "the file is not a valid %s image: %s",
-                 (*format)->name, problem);
+        snprintf(message, message_size, "the file is not a valid %s image: %s", (*format)->name,
+                 problem);
         return IMAGE_UNSUPPORTED;
     }
     return IMAGE_OK;
@@ -378,7 +378,9 @@ static void log_vips_error(const char *what)
 /* Loaders left usable; every other loader (SVG, PDF, TIFF, ImageMagick...)
  * is blocked, so libvips cannot be talked into parsing other formats. */
 static const char *const allowed_loaders[] = {
-    "VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadNsgif",
+    "VipsForeignLoadJpeg",
+    "VipsForeignLoadPng",
+    "VipsForeignLoadNsgif",
     "VipsForeignLoadWebp",
 };
 
@@ -430,8 +432,8 @@ int image_init(void)
 
 /* Reads the header only (sequential access decodes nothing yet) and checks
  * the loader and the pixel count. */
-static enum image_status check_header(const char *path, const struct format *format,
-                                      char *message, size_t message_size)
+static enum image_status check_header(const char *path, const struct format *format, char *message,
+                                      size_t message_size)
 {
     VipsImage *header = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL);
     const char *loader = NULL;
@@ -456,8 +458,8 @@ static enum image_status check_header(const char *path, const struct format *for
 
     if (width * height > IMAGE_PIXELS_MAX) {
         snprintf(message, message_size,
-                 "the image is %lld x %lld pixels; images may have at most %lld "
-                 "megapixels", width, height, IMAGE_PIXELS_MAX / 1000000);
+                 "the image is %lld x %lld pixels; images may have at most %lld megapixels", width,
+                 height, IMAGE_PIXELS_MAX / 1000000);
         return IMAGE_TOO_MANY_PIXELS;
     }
     return IMAGE_OK;
@@ -476,14 +478,13 @@ static enum image_status make_display(const char *path, const struct format *for
 {
     VipsImage *pipeline = NULL;
 
-    if (vips_thumbnail(path, &pipeline, IMAGE_DISPLAY_MAX, "height", IMAGE_DISPLAY_MAX,
-                       "size", VIPS_SIZE_DOWN, "fail_on", VIPS_FAIL_ON_WARNING, NULL) != 0 ||
+    if (vips_thumbnail(path, &pipeline, IMAGE_DISPLAY_MAX, "height", IMAGE_DISPLAY_MAX, "size",
+                       VIPS_SIZE_DOWN, "fail_on", VIPS_FAIL_ON_WARNING, NULL) != 0 ||
         (*out = vips_image_copy_memory(pipeline)) == NULL) {
         log_vips_error("decode failed");
         if (pipeline != NULL)
             g_object_unref(pipeline);
-        snprintf(message, message_size, "the %s image data is corrupt or truncated",
-                 format->name);
+        snprintf(message, message_size, "the %s image data is corrupt or truncated", format->name);
         return IMAGE_UNSUPPORTED;
     }
     g_object_unref(pipeline);
@@ -523,8 +524,7 @@ static int drop_opaque_alpha(VipsImage **img)
     if (!vips_image_hasalpha(*img) ||
         (band_format != VIPS_FORMAT_UCHAR && band_format != VIPS_FORMAT_USHORT))
         return 0;
-    if (vips_extract_band(*img, &alpha, bands - 1, NULL) != 0 ||
-        vips_min(alpha, &min, NULL) != 0) {
+    if (vips_extract_band(*img, &alpha, bands - 1, NULL) != 0 || vips_min(alpha, &min, NULL) != 0) {
         if (alpha != NULL)
             g_object_unref(alpha);
         return -1;
@@ -545,11 +545,11 @@ static int encode(VipsImage *img, int as_png, struct image_encoding *enc)
     int rc;
 
     if (as_png)
-        rc = vips_pngsave_buffer(img, &enc->data, &enc->len, "strip", TRUE,
-                                 "compression", PNG_COMPRESSION, NULL);
+        rc = vips_pngsave_buffer(img, &enc->data, &enc->len, "strip", TRUE, "compression",
+                                 PNG_COMPRESSION, NULL);
     else
-        rc = vips_jpegsave_buffer(img, &enc->data, &enc->len, "strip", TRUE,
-                                  "Q", JPEG_QUALITY, "optimize_coding", TRUE, NULL);
+        rc = vips_jpegsave_buffer(img, &enc->data, &enc->len, "strip", TRUE, "Q", JPEG_QUALITY,
+                                  "optimize_coding", TRUE, NULL);
     if (rc != 0)
         return -1;
     enc->width = vips_image_get_width(img);
@@ -559,8 +559,8 @@ static int encode(VipsImage *img, int as_png, struct image_encoding *enc)
 
 /* Encodes the display version and its thumbnail: JPEG, or PNG when the
  * image has transparency. */
-static enum image_status encode_both(VipsImage *display, struct image *out,
-                                     char *message, size_t message_size)
+static enum image_status encode_both(VipsImage *display, struct image *out, char *message,
+                                     size_t message_size)
 {
     VipsImage *thumb = NULL;
     int as_png = vips_image_hasalpha(display);
@@ -569,8 +569,8 @@ static enum image_status encode_both(VipsImage *display, struct image *out,
     out->content_type = as_png ? "image/png" : "image/jpeg";
     out->extension = as_png ? "png" : "jpg";
     if (encode(display, as_png, &out->display) != 0 ||
-        vips_thumbnail_image(display, &thumb, IMAGE_THUMB_MAX, "height", IMAGE_THUMB_MAX,
-                             "size", VIPS_SIZE_DOWN, NULL) != 0 ||
+        vips_thumbnail_image(display, &thumb, IMAGE_THUMB_MAX, "height", IMAGE_THUMB_MAX, "size",
+                             VIPS_SIZE_DOWN, NULL) != 0 ||
         encode(thumb, as_png, &out->thumb) != 0) {
         log_vips_error("encoding failed");
         snprintf(message, message_size, "the server failed to encode the image");

@@ -33,9 +33,9 @@ struct image_encoding {
 };
 
 struct image {
-    const char *source_format;  /* "jpeg", "png", "gif" or "webp" */
-    const char *content_type;   /* of both encodings: image/jpeg or image/png */
-    const char *extension;      /* "jpg" or "png" */
+    const char *source_format; /* "jpeg", "png", "gif" or "webp" */
+    const char *content_type;  /* of both encodings: image/jpeg or image/png */
+    const char *extension;     /* "jpg" or "png" */
     struct image_encoding display;
     struct image_encoding thumb;
 };

@@ -69,8 +69,8 @@ static void remove_stale_temp_files(const char *temp_dir)
         struct stat st;
 
         if (strncmp(entry->d_name, "upload-", 7) != 0 ||
-            join_path(path, sizeof(path), temp_dir, entry->d_name) != 0 ||
-            stat(path, &st) != 0 || now - st.st_mtime < TEMP_MAX_AGE_SECONDS)
+            join_path(path, sizeof(path), temp_dir, entry->d_name) != 0 || stat(path, &st) != 0 ||
+            now - st.st_mtime < TEMP_MAX_AGE_SECONDS)
             continue;
         if (unlink(path) == 0)
             log_warn("media: removed the stale temporary file %s", path);
@@ -267,8 +267,7 @@ struct signed_param {
 
 static int compare_params(const void *a, const void *b)
 {
-    return strcmp(((const struct signed_param *)a)->name,
-                  ((const struct signed_param *)b)->name);
+    return strcmp(((const struct signed_param *)a)->name, ((const struct signed_param *)b)->name);
 }
 
 /*
@@ -289,9 +288,8 @@ static int cloudinary_sign(struct signed_param *params, size_t count, const char
     for (size_t i = 0; i < count; i++)
         buf_printf(&text, "%s%s=%s", i > 0 ? "&" : "", params[i].name, params[i].value);
     buf_puts(&text, secret);
-    if (!text.failed &&
-        (digest = g_compute_checksum_for_data(G_CHECKSUM_SHA1, (const guchar *)text.data,
-                                              text.len)) != NULL) {
+    if (!text.failed && (digest = g_compute_checksum_for_data(
+                             G_CHECKSUM_SHA1, (const guchar *)text.data, text.len)) != NULL) {
         snprintf(signature, 41, "%s", digest);
         g_free(digest);
         rc = 0;
@@ -321,8 +319,8 @@ static void add_field(curl_mime *mime, const char *name, const char *value)
 /*
  * Sends a signed multipart POST to ENDPOINT_BASE/v1_1/CLOUD/image/ACTION
  * with the signed params, api_key and signature, plus the display version
- * of img as the file when img is not NULL. Returns the parsed JSON reply of a 200 response (the caller
- * puts it), or NULL after logging.
+ * of img as the file when img is not NULL. Returns the parsed JSON reply
+ * of a 200 response (the caller puts it), or NULL after logging.
  */
 static json_object *cloudinary_call(const struct cloudinary *c, const char *action,
                                     struct signed_param *params, size_t count,

@@ -14,8 +14,8 @@
 
 /* The location of one stored image; the fields map to the uploads table. */
 struct stored_image {
-    const char *store;      /* "local" or "cloudinary" */
-    char storage_key[256];  /* local: display file name; cloudinary: public_id */
+    const char *store;     /* "local" or "cloudinary" */
+    char storage_key[256]; /* local: display file name; cloudinary: public_id */
     char url[1024];
     char thumb_url[1024];
 };

@@ -86,8 +86,8 @@ static int read_param_value(const char **s, char *out, size_t out_size)
  * Walks the ";name=value" parameters at s, calling found() for each.
  * Returns 0, or -1 when a parameter is malformed.
  */
-static int each_param(const char *s, int (*found)(void *ctx, const char *name,
-                                                   size_t name_len, const char *value),
+static int each_param(const char *s,
+                      int (*found)(void *ctx, const char *name, size_t name_len, const char *value),
                       void *ctx)
 {
     char value[512];
@@ -141,8 +141,7 @@ struct boundary_param {
     int invalid;
 };
 
-static int on_content_type_param(void *ctx, const char *name, size_t name_len,
-                                 const char *value)
+static int on_content_type_param(void *ctx, const char *name, size_t name_len, const char *value)
 {
     struct boundary_param *b = ctx;
     size_t len = strlen(value);
@@ -173,8 +172,8 @@ void multipart_init(struct multipart *parser, const char *boundary,
                     const struct multipart_callbacks *callbacks, void *ctx)
 {
     memset(parser, 0, sizeof(*parser));
-    parser->delimiter_len = (size_t)snprintf(parser->delimiter, sizeof(parser->delimiter),
-                                             "\r\n--%s", boundary);
+    parser->delimiter_len =
+        (size_t)snprintf(parser->delimiter, sizeof(parser->delimiter), "\r\n--%s", boundary);
     if (parser->delimiter_len >= sizeof(parser->delimiter))
         parser->delimiter_len = sizeof(parser->delimiter) - 1;
     /* The first delimiter may open the body without a CRLF before it: act
@@ -201,8 +200,7 @@ static int stop(struct multipart *parser, int code)
     return code;
 }
 
-static int on_disposition_param(void *ctx, const char *name, size_t name_len,
-                                const char *value)
+static int on_disposition_param(void *ctx, const char *name, size_t name_len, const char *value)
 {
     struct multipart_part *part = ctx;
 
@@ -257,8 +255,7 @@ static int parse_headers(struct multipart *parser)
                 return fail(parser, "a part has an invalid Content-Disposition header");
             has_disposition = 1;
         } else if (header_is(line, len, "Content-Type", &value)) {
-            snprintf(part->content_type, sizeof(part->content_type), "%s",
-                     skip_space(value));
+            snprintf(part->content_type, sizeof(part->content_type), "%s", skip_space(value));
         }
         line = end + 2;
     }

@@ -21,10 +21,10 @@
 /* The headers of one part that form-data needs. Values are NUL-terminated
  * and empty when the header or parameter is absent. */
 struct multipart_part {
-    char name[128];          /* Content-Disposition name parameter */
-    char filename[256];      /* Content-Disposition filename parameter */
+    char name[128];     /* Content-Disposition name parameter */
+    char filename[256]; /* Content-Disposition filename parameter */
     int has_filename;
-    char content_type[128];  /* as sent; never trusted for the file type */
+    char content_type[128]; /* as sent; never trusted for the file type */
 };
 
 /* Callbacks; each returns 0 to go on, or a non-zero value that stops the
@@ -65,8 +65,8 @@ struct multipart {
 };
 
 enum multipart_result {
-    MULTIPART_OK = 0,        /* more input expected */
-    MULTIPART_ERROR = -1,    /* malformed body; see parser->error */
+    MULTIPART_OK = 0,     /* more input expected */
+    MULTIPART_ERROR = -1, /* malformed body; see parser->error */
 };
 
 /*

@@ -37,12 +37,12 @@ enum upload_stop {
 };
 
 struct upload {
-    FILE *file;            /* the temporary file of the raw upload */
+    FILE *file; /* the temporary file of the raw upload */
     long long max_bytes;
-    long long file_bytes;  /* bytes of the "file" part so far */
-    int file_parts;        /* parts named "file" seen */
-    int in_file;           /* the current part is "file" */
-    long long consumed;    /* body bytes read */
+    long long file_bytes; /* bytes of the "file" part so far */
+    int file_parts;       /* parts named "file" seen */
+    int in_file;          /* the current part is "file" */
+    long long consumed;   /* body bytes read */
 };
 
 static int on_part_begin(void *ctx, const struct multipart_part *part)
@@ -195,8 +195,8 @@ static int check_request(struct request *req, long long max_bytes, char *boundar
         return -1;
     }
     if (req->content_length <= 0) {
-        respond_error(req, ERR_INVALID_BODY, "the request body is empty; send a form with a "
-                                             "field named file");
+        respond_error(req, ERR_INVALID_BODY,
+                      "the request body is empty; send a form with a field named file");
         return -1;
     }
     return 0;
@@ -208,8 +208,15 @@ static int record_upload(struct request *req, const struct image *img,
                          const struct stored_image *stored)
 {
     char user[24], bytes[24], width[16], height[16];
-    const char *params[9] = {user, stored->store, stored->storage_key, stored->url,
-                             stored->thumb_url, img->content_type, bytes, width, height};
+    const char *params[9] = {user,
+                             stored->store,
+                             stored->storage_key,
+                             stored->url,
+                             stored->thumb_url,
+                             img->content_type,
+                             bytes,
+                             width,
+                             height};
     PGresult *res;
     int unavailable;
 
@@ -230,6 +237,18 @@ static int record_upload(struct request *req, const struct image *img,
     return 0;
 }
 
+static enum api_error image_error(enum image_status status)
+{
+    switch (status) {
+    case IMAGE_UNSUPPORTED:
+        return ERR_UNSUPPORTED_MEDIA_TYPE;
+    case IMAGE_TOO_MANY_PIXELS:
+        return ERR_TOO_LARGE;
+    default:
+        return ERR_INTERNAL;
+    }
+}
+
 /* Runs the validated temporary file through image.c and the store, then
  * records it. Responds in every case. */
 static void store_upload(struct request *req, const char *temp_path)
@@ -241,10 +260,7 @@ static void store_upload(struct request *req, const char *temp_path)
 
     if (status != IMAGE_OK) {
         log_info("uploads: image rejected: %s", message);
-        respond_error(req, status == IMAGE_UNSUPPORTED       ? ERR_UNSUPPORTED_MEDIA_TYPE
-                           : status == IMAGE_TOO_MANY_PIXELS ? ERR_TOO_LARGE
-                                                             : ERR_INTERNAL,
-                      message);
+        respond_error(req, image_error(status), message);
         return;
     }
     if (media_store_save(&img, &stored, message, sizeof(message)) != 0) {
@@ -256,8 +272,8 @@ static void store_upload(struct request *req, const char *temp_path)
         media_store_remove(&stored);
     } else {
         log_info("uploads: stored %s image as %s %dx%d (%zu bytes) in the %s store",
-                 img.source_format, img.content_type, img.display.width,
-                 img.display.height, img.display.len, stored.store);
+                 img.source_format, img.content_type, img.display.width, img.display.height,
+                 img.display.len, stored.store);
     }
     image_free(&img);
 }

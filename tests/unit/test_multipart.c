@@ -31,8 +31,8 @@ static int on_begin(void *ctx, const struct multipart_part *part)
     struct recorder *r = ctx;
     char line[600];
 
-    snprintf(line, sizeof(line), "[%s|%s%s|%s]", part->name,
-             part->has_filename ? "f:" : "", part->filename, part->content_type);
+    snprintf(line, sizeof(line), "[%s|%s%s|%s]", part->name, part->has_filename ? "f:" : "",
+             part->filename, part->content_type);
     record(r, line, strlen(line));
     return 0;
 }
@@ -80,8 +80,8 @@ static int parse(const char *boundary, const char *body, size_t body_len, size_t
     return rc;
 }
 
-static int parse_text(const char *boundary, const char *body, size_t chunk,
-                      struct recorder *r, int *done)
+static int parse_text(const char *boundary, const char *body, size_t chunk, struct recorder *r,
+                      int *done)
 {
     return parse(boundary, body, strlen(body), chunk, r, done);
 }
@@ -94,8 +94,9 @@ static void boundary_token_and_quoted(void)
     CHECK_STR(b, "abc123");
     CHECK(multipart_boundary("Multipart/Form-Data;BOUNDARY=\"a b:c\"", b, sizeof(b)) == 0);
     CHECK_STR(b, "a b:c");
-    CHECK(multipart_boundary("multipart/form-data; charset=utf-8; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW",
-                             b, sizeof(b)) == 0);
+    CHECK(multipart_boundary(
+              "multipart/form-data; charset=utf-8; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW",
+              b, sizeof(b)) == 0);
     CHECK_STR(b, "----WebKitFormBoundary7MA4YWxkTrZu0gW");
     CHECK(multipart_boundary("multipart/form-data ; boundary = x ;", b, sizeof(b)) == 0);
     CHECK_STR(b, "x");
@@ -154,12 +155,11 @@ static void parts_whole_body(void)
 static void parts_byte_by_byte(void)
 {
     struct recorder whole, split;
-    const char *body =
-        "preamble text\r\n--bound\r\n"
-        "content-disposition: form-data; name=file; filename=\"a.bin\"\r\n\r\n"
-        "x\r\n-\r\n--\r\n--boun\r\r\n--bou\r\n--c\r\n--bound  \t\r\n"
-        "Content-Disposition: form-data; name=\"second\"\r\n\r\n"
-        "\r\n--bound--\r\nepilogue\r\n--bound\r\n";
+    const char *body = "preamble text\r\n--bound\r\n"
+                       "content-disposition: form-data; name=file; filename=\"a.bin\"\r\n\r\n"
+                       "x\r\n-\r\n--\r\n--boun\r\r\n--bou\r\n--c\r\n--bound  \t\r\n"
+                       "Content-Disposition: form-data; name=\"second\"\r\n\r\n"
+                       "\r\n--bound--\r\nepilogue\r\n--bound\r\n";
     int done_whole, done_split;
 
     CHECK(parse_text("bound", body, 0, &whole, &done_whole) == MULTIPART_OK);
@@ -199,9 +199,8 @@ static void filename_quoting(void)
 {
     struct recorder r;
     int done;
-    const char *body =
-        "--b\r\nContent-Disposition: form-data; name=\"file\"; "
-        "filename=\"C:\\dir\\say \\\"hi\\\".png\"\r\n\r\nd\r\n--b--";
+    const char *body = "--b\r\nContent-Disposition: form-data; name=\"file\"; "
+                       "filename=\"C:\\dir\\say \\\"hi\\\".png\"\r\n\r\nd\r\n--b--";
 
     CHECK(parse_text("b", body, 0, &r, &done) == MULTIPART_OK);
     CHECK_STR(r.out, "[file|f:C:\\dir\\say \"hi\".png|]d$");
@@ -212,8 +211,8 @@ static void missing_close_delimiter(void)
     struct recorder r;
     int done;
 
-    CHECK(parse_text("b", "--b\r\nContent-Disposition: form-data; name=file\r\n\r\nabc",
-                     0, &r, &done) == MULTIPART_OK);
+    CHECK(parse_text("b", "--b\r\nContent-Disposition: form-data; name=file\r\n\r\nabc", 0, &r,
+                     &done) == MULTIPART_OK);
     CHECK(!done);
     CHECK(r.ends == 0);
     CHECK(parse_text("b", "no delimiter at all", 0, &r, &done) == MULTIPART_OK);
@@ -233,19 +232,19 @@ static void malformed_framing(void)
     CHECK(parse_text("b", "--b\rX", 0, &r, &done) == MULTIPART_ERROR);
     /* No Content-Disposition, or not form-data, or no name. */
     CHECK(parse_text("b", "--b\r\n\r\ndata\r\n--b--", 0, &r, &done) == MULTIPART_ERROR);
-    CHECK(parse_text("b", "--b\r\nContent-Type: text/plain\r\n\r\nd\r\n--b--", 0, &r,
+    CHECK(parse_text("b", "--b\r\nContent-Type: text/plain\r\n\r\nd\r\n--b--", 0, &r, &done) ==
+          MULTIPART_ERROR);
+    CHECK(parse_text("b", "--b\r\nContent-Disposition: attachment; name=a\r\n\r\n", 0, &r, &done) ==
+          MULTIPART_ERROR);
+    CHECK(parse_text("b", "--b\r\nContent-Disposition: form-data\r\n\r\n", 0, &r, &done) ==
+          MULTIPART_ERROR);
+    CHECK(parse_text("b", "--b\r\nContent-Disposition: form-data; name=\"a\r\n\r\n", 0, &r,
                      &done) == MULTIPART_ERROR);
-    CHECK(parse_text("b", "--b\r\nContent-Disposition: attachment; name=a\r\n\r\n", 0,
-                     &r, &done) == MULTIPART_ERROR);
-    CHECK(parse_text("b", "--b\r\nContent-Disposition: form-data\r\n\r\n", 0, &r,
-                     &done) == MULTIPART_ERROR);
-    CHECK(parse_text("b", "--b\r\nContent-Disposition: form-data; name=\"a\r\n\r\n", 0,
-                     &r, &done) == MULTIPART_ERROR);
     /* A header line without a colon, and one ending in a bare LF. */
-    CHECK(parse_text("b", "--b\r\nContent-Disposition: form-data; name=a\r\nbad\r\n\r\n",
-                     0, &r, &done) == MULTIPART_ERROR);
-    CHECK(parse_text("b", "--b\r\nX: 1\nContent-Disposition: form-data; name=a\r\n\r\n",
-                     0, &r, &done) == MULTIPART_ERROR);
+    CHECK(parse_text("b", "--b\r\nContent-Disposition: form-data; name=a\r\nbad\r\n\r\n", 0, &r,
+                     &done) == MULTIPART_ERROR);
+    CHECK(parse_text("b", "--b\r\nX: 1\nContent-Disposition: form-data; name=a\r\n\r\n", 0, &r,
+                     &done) == MULTIPART_ERROR);
     CHECK(r.len == 0);
 }
 
