@@ -15,7 +15,7 @@ import { notify } from './ui/toast.js';
 const CONVERSATION_PAGE_SIZE = 30;
 const TYPING_SWEEP_MS = 1000;
 const CLOCK_REFRESH_MS = 30000;
-/** Longest wait for the first hello before the REST load goes ahead without it. */
+/** Maximum wait for the first hello before the REST load goes ahead without it. */
 const FIRST_HELLO_WAIT_MS = 1500;
 /** Failed reconnects after which the client checks whether the session still exists. */
 const SESSION_CHECK_ATTEMPTS = 3;

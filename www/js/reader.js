@@ -31,11 +31,11 @@ export function createReadTracker({ store, api, root }) {
     for (const entry of entries) {
       const id = Number(entry.target.dataset.messageId);
       const rootHeight = entry.rootBounds?.height || root.clientHeight;
-      const shown = entry.isIntersecting && (
+      const inView = entry.isIntersecting && (
         entry.intersectionRatio >= READ_VISIBLE_RATIO
         || entry.intersectionRect.height >= rootHeight * READ_VISIBLE_RATIO
       );
-      if (shown) visibleIds.set(entry.target, id);
+      if (inView) visibleIds.set(entry.target, id);
       else visibleIds.delete(entry.target);
     }
     collectVisible();

@@ -16,10 +16,10 @@ export function userAvatar(user, { size = 'md', presence = false } = {}) {
 
 /** Creates a group avatar showing the initials of up to two other members. */
 export function groupAvatar(members, { size = 'md' } = {}) {
-  const shown = members.slice(0, 2);
-  if (shown.length < 2) return userAvatar(shown[0], { size });
+  const firstTwo = members.slice(0, 2);
+  if (firstTwo.length < 2) return userAvatar(firstTwo[0], { size });
   return h('span', { className: `avatar-stack avatar-${size}`, 'aria-hidden': 'true' },
-    shown.map((user) => h('span', {
+    firstTwo.map((user) => h('span', {
       className: 'avatar',
       style: { '--avatar-hue': String(avatarHue(user.id)) },
     }, initials(user.display_name || user.username))));
