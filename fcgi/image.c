@@ -25,7 +25,9 @@
 #define JPEG_QUALITY 85
 #define PNG_COMPRESSION 6
 /* A JPEG file may carry further JPEG streams after its first one, as in
- * the Multi-Picture Format of phone cameras; more than this is rejected. */
+ * the Multi-Picture Format of phone cameras. A file with more streams is
+ * rejected. NOTE: other camera trailers, such as the SEF block of some
+ * Samsung phones, are rejected as data after the image. */
 #define JPEG_STREAMS_MAX 8
 
 static const char TRUNCATED[] = "it is truncated";
@@ -139,6 +141,49 @@ static const char *walk_jpeg_stream(const unsigned char *d, size_t n, size_t *en
     }
 }
 
+/*
+ * Returns 1 when d[0..n) is a sequence of ISO base media file format boxes
+ * (ISO/IEC 14496-12 section 4.2) that starts with "ftyp" and fills it
+ * exactly: the MP4 video that motion photos append to their JPEG.
+ */
+static int is_appended_video(const unsigned char *d, size_t n)
+{
+    size_t pos = 0;
+
+    while (pos < n) {
+        uint64_t size;
+        size_t header = 8;
+
+        if (n - pos < header)
+            return 0;
+        size = be32(d + pos);
+        for (int i = 4; i < 8; i++) {
+            if (d[pos + i] < 0x20 || d[pos + i] > 0x7E)
+                return 0;
+        }
+        if (pos == 0 && memcmp(d + 4, "ftyp", 4) != 0)
+            return 0;
+        if (size == 1) {
+            header = 16;
+            if (n - pos < header)
+                return 0;
+            size = (uint64_t)be32(d + pos + 8) << 32 | be32(d + pos + 12);
+        } else if (size == 0) {
+            size = n - pos; /* the last box runs to the end of the file */
+        }
+        if (size < header || size > n - pos)
+            return 0;
+        pos += (size_t)size;
+    }
+    return 1;
+}
+
+/*
+ * A JPEG file is one JPEG stream, optionally followed by further JPEG
+ * streams (the Multi-Picture Format of phone cameras), then by an MP4
+ * video (motion photos) or NUL padding. Any other data after the image is
+ * rejected.
+ */
 static const char *walk_jpeg(const unsigned char *d, size_t n)
 {
     size_t pos = 0;
@@ -150,7 +195,7 @@ static const char *walk_jpeg(const unsigned char *d, size_t n)
         if (problem != NULL)
             return streams == 0 ? problem : TRAILING;
         pos += end;
-        if (only_padding(d + pos, n - pos))
+        if (only_padding(d + pos, n - pos) || is_appended_video(d + pos, n - pos))
             return NULL;
     }
     return TRAILING;

@@ -115,6 +115,14 @@ describe('accepted images', () => {
     });
   }
 
+  test('motion photo JPEG accepted', async () => {
+    const ftyp = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypmp42\0\0\0\0isommp42', 'latin1')]);
+    const mdat = Buffer.concat([Buffer.from([0, 0, 0x10, 8]), Buffer.from('mdat'), randomBytes(0x1000)]);
+    const source = Buffer.concat([makeImage(dir, 'jpg', 400, 300), ftyp, mdat]);
+    const image = await uploadImage(alice, source, 'motion.jpg');
+    assert.deepEqual([image.width, image.height], [400, 300]);
+  });
+
   test('upload near the 10 MiB limit', async () => {
     const source = makeImage(dir, 'png', 2100, 1950, { noise: true });
     assert.ok(source.length > 9 * 1024 * 1024, `the test image has only ${source.length} bytes; enlarge it`);
@@ -163,6 +171,8 @@ describe('rejected files', () => {
     await assertRejected(Buffer.concat([png, html]), 415, 'unsupported_media_type', 'png-then-html.png');
     const jpeg = makeImage(dir, 'jpg', 64, 64);
     await assertRejected(Buffer.concat([jpeg, html]), 415, 'unsupported_media_type', 'jpeg-then-html.jpg');
+    const fakeVideo = Buffer.concat([Buffer.from([0, 0, 0, 16]), Buffer.from('ftypisom\0\0\0\0', 'latin1'), html]);
+    await assertRejected(Buffer.concat([jpeg, fakeVideo]), 415, 'unsupported_media_type', 'jpeg-video-html.jpg');
     const gif = makeImage(dir, 'gif', 64, 64);
     await assertRejected(Buffer.concat([gif, html]), 415, 'unsupported_media_type', 'gif-then-html.gif');
     const webp = makeImage(dir, 'webp', 64, 64);
