@@ -34,9 +34,10 @@ let stack;
 before(async () => {
   stack = await startApiStack({
     env: {
-      // Production hashing cost, so that the timing of a login for an
-      // unknown user can be compared with a wrong password.
-      BLINKCHAT_PASSWORD_MEMLIMIT_KIB: '65536',
+      // A hashing cost well above the cost of the rest of a login, so that
+      // the time of a login for an unknown user can be compared with a
+      // wrong password (production uses 65536 KiB).
+      BLINKCHAT_PASSWORD_MEMLIMIT_KIB: '16384',
       BLINKCHAT_PASSWORD_OPSLIMIT: '2',
       BLINKCHAT_LOGIN_MAX_FAILURES_PER_USER: String(MAX_FAILURES_PER_USER),
       BLINKCHAT_LOGIN_MAX_FAILURES_PER_ADDRESS: String(MAX_FAILURES_PER_ADDRESS),
@@ -160,6 +161,19 @@ describe('register', () => {
     const upper = await register(newClient(stack), { username: username.toUpperCase(), password: 'password2' });
     assertError(upper, 409, 'username_taken');
 
+    const count = await queryValue(stack, `SELECT count(*) FROM users WHERE lower(username) = '${username}'`);
+    assert.equal(count, '1');
+  });
+
+  test('concurrent registrations one wins', async () => {
+    const username = uniqueUsername('race');
+    const spellings = [username, username.toUpperCase(), username, username.toUpperCase()];
+    const results = await Promise.all(
+      spellings.map((name) => register(newClient(stack), { username: name, password: 'password1' })),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [201, 409, 409, 409], results.map((r) => r.text).join('\n'));
+    for (const res of results.filter((r) => r.status === 409)) assertError(res, 409, 'username_taken');
     const count = await queryValue(stack, `SELECT count(*) FROM users WHERE lower(username) = '${username}'`);
     assert.equal(count, '1');
   });
