@@ -31,7 +31,8 @@ export function makeImage(dir, extension, width, height, { bands = 3, alpha = 25
   if (noise) {
     const channels = [];
     for (let band = 0; band < bands; band++) {
-      vips('gaussnoise', `${base}-n${band}.v`, width, height, '--mean', 128, '--sigma', 80, '--seed', imageCounter * 10 + band);
+      // A fixed seed per band keeps the size of the encoded file the same on every run.
+      vips('gaussnoise', `${base}-n${band}.v`, width, height, '--mean', 128, '--sigma', 80, '--seed', band + 1);
       vips('cast', `${base}-n${band}.v`, `${base}-c${band}.v`, 'uchar');
       channels.push(`${base}-c${band}.v`);
     }
