@@ -22,10 +22,13 @@
 
 static volatile sig_atomic_t stopping;
 
+/* libfcgi retries accept() after EINTR unless told to shut down, so the
+ * handler tells it; the loop then ends after the current request. */
 static void on_signal(int sig)
 {
     (void)sig;
     stopping = 1;
+    FCGX_ShutdownPending();
 }
 
 static const char *param(FCGX_Request *fcgi, const char *name)
