@@ -263,7 +263,8 @@ describe('web client on the real stack', { skip: stackProblem || false }, () => 
       await scrollMessagesTo(page, 0);
       const anchorText = await page.locator('.message-row .message-body').first().textContent();
       const topBefore = await messageRow(page, anchorText).evaluate((element) => element.getBoundingClientRect().top);
-      await waitUntil(() => page.locator('.message-row').count(), (value) => value > count, { timeoutMs: 5000 });
+      const loaded = await waitUntil(() => page.locator('.message-row').count(), (value) => value > count, { timeoutMs: 15000 });
+      assert.ok(loaded > count, `an older page loaded after ${count} rows`);
       const topAfter = await messageRow(page, anchorText).evaluate((element) => element.getBoundingClientRect().top);
       assert.ok(Math.abs(topAfter - topBefore) < 2, `row "${anchorText}" stayed at ${topBefore}px, now ${topAfter}px`);
     }

@@ -35,13 +35,21 @@ export async function screenshot(page, name) {
 
 /**
  * Collects the page's uncaught errors and Content-Security-Policy
- * violations, and prints them to the test log as they happen.
+ * violations, and prints them and failed API requests to the test log as
+ * they happen.
  */
 export function watchErrors(page, label) {
   const errors = [];
   page.on('pageerror', (error) => {
     errors.push(error.message);
     console.error(`[${label}] page error: ${error.message}`);
+  });
+  page.on('response', (response) => {
+    const url = new URL(response.url());
+    const expected = url.pathname === '/api/me' && response.status() === 401;
+    if (url.pathname.startsWith('/api/') && response.status() >= 400 && !expected) {
+      console.error(`[${label}] ${response.request().method()} ${url.pathname}${url.search} -> ${response.status()}`);
+    }
   });
   page.on('console', (message) => {
     if (message.type() === 'error' && message.text().includes('Content Security Policy')) {
