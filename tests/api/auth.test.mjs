@@ -9,6 +9,7 @@ import {
   API_TIME,
   SESSION_COOKIE,
   assertError,
+  assertJsonContentType,
   call,
   decodeClaims,
   header,
@@ -100,10 +101,12 @@ describe('register', () => {
     const res = await register(client, { username, password: 'correct horse', display_name: 'Régine ✨' });
 
     assert.equal(res.status, 201, res.text);
+    assertJsonContentType(res);
     assert.deepEqual(Object.keys(res.json), ['user']);
     const { user } = res.json;
     assert.deepEqual(Object.keys(user).sort(), ['display_name', 'id', 'last_seen_at', 'online', 'username']);
-    assert.ok(Number.isInteger(user.id) && user.id > 0);
+    assert.ok(Number.isInteger(user.id), `id ${user.id}`);
+    assert.ok(user.id > 0, `id ${user.id}`);
     assert.equal(user.username, username);
     assert.equal(user.display_name, 'Régine ✨');
     assert.equal(user.online, false);
@@ -284,7 +287,7 @@ describe('login', () => {
     const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
     const wrong = median(samples.wrong);
     const unknown = median(samples.unknown);
-    // A login that skips the password hash for an unknown user answers
+    // A login that skips the password hash for an unknown user responds
     // several times faster than one that verifies a wrong password.
     assert.ok(unknown > wrong * 0.5, `unknown user ${unknown.toFixed(1)} ms, wrong password ${wrong.toFixed(1)} ms`);
   });
@@ -306,7 +309,8 @@ describe('login rate limit', () => {
     assertError(res, 429, 'rate_limited');
     const retryAfter = header(res, 'retry-after');
     assert.match(String(retryAfter), /^\d+$/, `Retry-After is ${retryAfter}`);
-    assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= LOGIN_WINDOW_SECONDS, `Retry-After ${retryAfter}`);
+    assert.ok(Number(retryAfter) >= 1, `Retry-After ${retryAfter}`);
+    assert.ok(Number(retryAfter) <= LOGIN_WINDOW_SECONDS, `Retry-After ${retryAfter}`);
     assert.equal(sessionCookie(res), undefined);
   }
 

@@ -8,6 +8,7 @@ import {
   API_TIME,
   CONVERSATION_KEYS,
   assertError,
+  assertJsonContentType,
   assertUser,
   call,
   newClient,
@@ -63,7 +64,8 @@ describe('create direct', () => {
 
     const conversation = res.json.conversation;
     assert.deepEqual(Object.keys(conversation).sort(), CONVERSATION_KEYS);
-    assert.ok(Number.isInteger(conversation.id) && conversation.id > 0);
+    assert.ok(Number.isInteger(conversation.id), `id ${conversation.id}`);
+    assert.ok(conversation.id > 0, `id ${conversation.id}`);
     assert.equal(conversation.kind, 'direct');
     assert.equal(conversation.title, null);
     assertMembers(conversation, [alice, bob]);
@@ -282,6 +284,7 @@ describe('list', () => {
     const [c1, c2, c3] = conversations;
     let res = await list(me);
     assert.equal(res.status, 200, res.text);
+    assertJsonContentType(res);
     assert.deepEqual(Object.keys(res.json).sort(), ['conversations', 'next_cursor']);
     assert.deepEqual(res.json.conversations.map((c) => c.id), [c3.id, c2.id, c1.id]);
     assert.equal(res.json.next_cursor, null);

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   MESSAGE_KEYS,
   assertError,
+  assertJsonContentType,
   call,
   directConversation,
   newClient,
@@ -87,6 +88,7 @@ describe('limits and order', () => {
 
     const first = await page(alice, conversation.id);
     assert.equal(first.status, 200, first.text);
+    assertJsonContentType(first);
     assert.equal(first.json.messages.length, 30);
     assert.deepEqual(first.json.messages.map((m) => m.id), expected.slice(0, 30));
     assert.equal(first.json.messages[0].body, 'bulk 35');

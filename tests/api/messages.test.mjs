@@ -54,7 +54,8 @@ describe('send', () => {
 
     const message = res.json.message;
     assert.deepEqual(Object.keys(message).sort(), SENDER_MESSAGE_KEYS);
-    assert.ok(Number.isInteger(message.id) && message.id > 0);
+    assert.ok(Number.isInteger(message.id), `id ${message.id}`);
+    assert.ok(message.id > 0, `id ${message.id}`);
     assert.equal(message.conversation_id, conversation.id);
     assert.equal(message.sender_id, alice.user.id);
     assert.equal(message.body, 'Hello, Bob 👋');
@@ -323,8 +324,8 @@ describe('request format', () => {
   });
 
   test('64 KiB boundary', async () => {
-    // A body of exactly 65536 bytes is read and judged by its fields (the
-    // message is too long); one byte more is refused for its size.
+    // A body of exactly 65536 bytes is read and rejected for its too long
+    // message. A body one byte longer is rejected for its size alone.
     const clientId = newClientId();
     const frame = JSON.stringify({ client_id: clientId, body: '' });
     const exact = JSON.stringify({ client_id: clientId, body: 'x'.repeat(65536 - frame.length) });

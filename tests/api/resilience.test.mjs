@@ -1,5 +1,5 @@
 // Faults of the services behind the API: PostgreSQL stopped, restarted or
-// killed, and Redis stopped. The API answers 503 `unavailable` while the
+// killed, and Redis stopped. The API responds 503 `unavailable` while the
 // database is away and recovers on the next request once it is back.
 
 import assert from 'node:assert/strict';
@@ -71,7 +71,7 @@ describe('database stopped', () => {
         503,
         'unavailable',
       );
-      // Every API process answers the same, not only the first one asked.
+      // Every API process responds the same, not only the first one asked.
       for (let i = 0; i < 6; i++) {
         assertError(await call(bob.client, 'GET', '/api/me'), 503, 'unavailable');
       }

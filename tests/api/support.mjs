@@ -24,7 +24,7 @@ export const CHEAP_HASH_ENV = {
   BLINKCHAT_PASSWORD_OPSLIMIT: '1',
 };
 
-// Starts a stack with cheap password hashing unless options.env says otherwise.
+// Starts a stack with cheap password hashing unless options.env sets other values.
 export async function startApiStack(options = {}) {
   return startStack({ ...options, env: { ...CHEAP_HASH_ENV, ...(options.env ?? {}) } });
 }
@@ -176,7 +176,8 @@ export function rawJson(stack, token, method, urlPath, bytes, contentType = 'app
 // message, with no other fields in the body.
 export function assertError(res, status, code) {
   assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status}: ${res.text}`);
-  assert.ok(res.json && typeof res.json === 'object', `error body is not JSON: ${res.text}`);
+  assert.equal(typeof res.json, 'object', `error body is not JSON: ${res.text}`);
+  assert.notEqual(res.json, null, `error body is not JSON: ${res.text}`);
   assert.deepEqual(Object.keys(res.json), ['error']);
   assert.deepEqual(Object.keys(res.json.error).sort(), ['code', 'message']);
   if (code !== undefined) assert.equal(res.json.error.code, code);
