@@ -273,13 +273,11 @@ static int read_epoch(char out[CACHE_TOKEN_LEN + 1])
     return out[0] != '\0' ? 0 : -1;
 }
 
-void cache_fill_presence(json_object **objects, int count)
+/* Collects the user objects among objects into users (NULL: count only).
+ * Returns their number. */
+static size_t collect_users(json_object **objects, int count, json_object **users)
 {
-    struct timespec now;
-    long long now_ms, ids[256];
-    json_object *users[256];
-    redisReply *replies[256];
-    int n = 0;
+    size_t n = 0;
 
     for (int i = 0; i < count; i++) {
         json_object *members;
@@ -287,32 +285,67 @@ void cache_fill_presence(json_object **objects, int count)
         if (json_object_object_get_ex(objects[i], "members", &members)) {
             size_t len = json_object_array_length(members);
 
-            for (size_t j = 0; j < len && n < 256; j++)
-                users[n++] = json_object_array_get_idx(members, j);
-        } else if (n < 256) {
-            users[n++] = objects[i];
+            for (size_t j = 0; j < len; j++, n++) {
+                if (users != NULL)
+                    users[n] = json_object_array_get_idx(members, j);
+            }
+        } else {
+            if (users != NULL)
+                users[n] = objects[i];
+            n++;
         }
     }
-    for (int i = 0; i < n; i++) {
-        json_object *id;
+    return n;
+}
 
-        ids[i] = json_object_object_get_ex(users[i], "id", &id) ? json_object_get_int64(id) : 0;
-        json_object_object_add(users[i], "online", json_object_new_boolean(0));
-    }
-    if (n == 0 || connection() == NULL)
+/* Asks Redis whether each of users[0..n) holds a live lease, one pipeline
+ * for all of them, and sets "online" accordingly. */
+static void read_presence(json_object **users, size_t n)
+{
+    redisReply **replies = calloc(n, sizeof(*replies));
+    struct timespec now;
+    long long now_ms;
+
+    if (replies == NULL || connection() == NULL) {
+        free(replies);
         return;
-
+    }
     clock_gettime(CLOCK_REALTIME, &now);
     now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    for (int i = 0; i < n; i++)
-        redisAppendCommand(redis, "ZCOUNT blinkchat:online:%lld %lld +inf", ids[i], now_ms);
-    if (pipeline_collect(n, replies) != 0)
-        return;
-    for (int i = 0; i < n; i++) {
-        if (replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer > 0)
-            json_object_object_add(users[i], "online", json_object_new_boolean(1));
-        freeReplyObject(replies[i]);
+    for (size_t i = 0; i < n; i++) {
+        json_object *id;
+        long long user = json_object_object_get_ex(users[i], "id", &id)
+                             ? json_object_get_int64(id) : 0;
+
+        redisAppendCommand(redis, "ZCOUNT blinkchat:online:%lld %lld +inf", user, now_ms);
     }
+    if (pipeline_collect((int)n, replies) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer > 0)
+                json_object_object_add(users[i], "online", json_object_new_boolean(1));
+            freeReplyObject(replies[i]);
+        }
+    }
+    free(replies);
+}
+
+void cache_fill_presence(json_object **objects, int count)
+{
+    size_t n = collect_users(objects, count, NULL);
+    json_object **users;
+
+    if (n == 0)
+        return;
+    users = calloc(n, sizeof(*users));
+    if (users == NULL) {
+        log_error("api: out of memory reading presence of %zu users", n);
+        return;
+    }
+    collect_users(objects, count, users);
+    for (size_t i = 0; i < n; i++)
+        json_object_object_add(users[i], "online", json_object_new_boolean(0));
+    read_presence(users, n);
+    free(users);
 }
 
 /* Parses "TOKEN|rest" into token and returns rest, or NULL. */
