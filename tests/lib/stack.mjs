@@ -32,19 +32,33 @@ const SANITIZER_MARKERS = ['ERROR: AddressSanitizer', 'runtime error:', 'ERROR: 
 const liveStacks = new Set();
 let exitHandlersInstalled = false;
 
-/** Finds `count` distinct free TCP ports on 127.0.0.1. */
+// Ports already handed out by this process, never handed out twice, so two
+// stacks of one test file do not race for the same port.
+const usedPorts = new Set();
+const START_ATTEMPTS = 3;
+
+/** Finds `count` distinct free TCP ports on 127.0.0.1 that this process has not used. */
 export async function freePorts(count) {
+  // Every probe stays open until the end, so the kernel does not offer its
+  // port twice within one call.
   const servers = [];
+  const ports = [];
   try {
-    for (let i = 0; i < count; i++) {
+    while (ports.length < count) {
+      if (servers.length >= count + 100) throw new Error(`found only ${ports.length} unused free ports`);
       const server = net.createServer();
       await new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(0, '127.0.0.1', resolve);
       });
       servers.push(server);
+      const { port } = server.address();
+      if (!usedPorts.has(port)) {
+        usedPorts.add(port);
+        ports.push(port);
+      }
     }
-    return servers.map((server) => server.address().port);
+    return ports;
   } finally {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   }
@@ -121,6 +135,17 @@ function stopAllSync() {
  * options.apiProcs   number of FastCGI API processes (default 2)
  */
 export async function startStack(options = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(options);
+    } catch (error) {
+      // Another program may take a port between freePorts() and the bind.
+      if (attempt >= START_ATTEMPTS || !/already in use/i.test(error.message)) throw error;
+    }
+  }
+}
+
+async function startStackOnce(options) {
   const { webServer = 'lighttpd', pushd = true, env: extraEnv = {}, apiProcs = 2 } = options;
   const [webPort, pgPort, redisPort, pushdPort] = await freePorts(4);
   // Mode 755 so that the unprivileged PostgreSQL user can enter the folder
