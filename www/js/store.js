@@ -159,7 +159,10 @@ export function createStore() {
       seen_by: message.seen_by || existing?.seen_by || [],
       status: 'sent',
       error: null,
+      retryable: true,
     };
+    // The stored copy shows the server's image, so the local upload is done with.
+    delete record.attachment;
     entry.messages.set(key, record);
     entry.keysById.set(record.id, key);
     entry.sorted = null;
@@ -453,8 +456,11 @@ export function createStore() {
       emit({ kind: 'messages' });
     },
 
-    /** Adds my message before the server has stored it. */
-    addPending(conversationId, { clientId, body = null, imageId = null, image = null }) {
+    /**
+     * Adds my message before the server has stored it. `attachment` is the
+     * image upload the message waits for, if any (see attachment.js).
+     */
+    addPending(conversationId, { clientId, body = null, imageId = null, image = null, attachment = null }) {
       const entry = thread(conversationId);
       localSeq += 1;
       entry.messages.set(`c:${clientId}`, {
@@ -464,6 +470,7 @@ export function createStore() {
         body,
         image,
         image_id: imageId,
+        attachment,
         created_at: new Date().toISOString(),
         client_id: clientId,
         reactions: {},
@@ -471,9 +478,20 @@ export function createStore() {
         seen_by: [],
         status: 'pending',
         error: null,
+        retryable: true,
         localSeq,
       });
       entry.sorted = null;
+      emit({ kind: 'messages', conversationId });
+    },
+
+    /** Sets the image id and image of an unsent message, once its upload has finished. */
+    setPendingImage(conversationId, clientId, { imageId, image }) {
+      const message = this.pending(conversationId, clientId);
+      if (!message || message.id != null) return;
+      message.image_id = imageId;
+      message.image = image;
+      state.threads.get(conversationId).sorted = null;
       emit({ kind: 'messages', conversationId });
     },
 
@@ -482,12 +500,17 @@ export function createStore() {
       return state.threads.get(conversationId)?.messages.get(`c:${clientId}`) || null;
     },
 
-    /** Marks an unsent message failed; a message the server already stored stays sent. */
+    /**
+     * Marks an unsent message failed; a message the server already stored
+     * stays sent. An error with `retryable: false` (an image the server
+     * rejects) offers no retry.
+     */
     markSendFailed(conversationId, clientId, error) {
       const message = this.pending(conversationId, clientId);
       if (!message || message.id != null) return;
       message.status = 'failed';
       message.error = error?.message || 'Not sent.';
+      message.retryable = error?.retryable !== false;
       state.threads.get(conversationId).sorted = null;
       emit({ kind: 'messages', conversationId });
     },
@@ -497,6 +520,7 @@ export function createStore() {
       if (!message || message.id != null) return;
       message.status = 'pending';
       message.error = null;
+      message.retryable = true;
       state.threads.get(conversationId).sorted = null;
       emit({ kind: 'messages', conversationId });
     },
