@@ -1,14 +1,17 @@
 // The chat pane: header with presence or typing, the message list with
 // infinite scroll upward, the "new messages" button, the typing line and
-// the composer.
+// the composer. An image pasted anywhere in the pane or dropped on it goes
+// to the composer, as one chosen with its attach button does.
 
 import { h, icon, reconcile, replaceChildren } from '../dom.js';
 import { conversationName, presenceText, typingText } from '../format.js';
 import { createReadTracker } from '../reader.js';
+import { filesOf } from '../attachment.js';
 import { messageKey } from '../store.js';
 import { conversationAvatar } from './avatar.js';
 import { createComposer } from './composer.js';
 import { messageItems } from './messages.js';
+import { createImageViewer } from './viewer.js';
 
 export const PAGE_SIZE = 30;
 /** Distance from the top, in pixels, at which the next older page loads. */
@@ -53,23 +56,31 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
   const typingLine = h('div', { className: 'typing-line', 'aria-live': 'polite' });
 
   const composer = createComposer({
-    onSend: (text) => {
-      if (conversationId == null) return;
+    onSend: ({ text, attachment }) => {
+      if (conversationId == null) {
+        attachment?.cancel();
+        return;
+      }
       typingSender.stop();
-      sender.send(conversationId, { body: text });
+      sender.send(conversationId, { body: text || null, attachment });
       stickNextRender = true;
     },
     onInput: (text) => {
       if (conversationId != null) typingSender.input(conversationId, text);
     },
+    upload: api.uploadImage,
   });
+  const viewer = createImageViewer();
+
+  const dropZone = h('div', { className: 'drop-zone', hidden: true, 'aria-hidden': 'true' },
+    icon('image'), h('span', {}, 'Drop the image to attach it'));
 
   const placeholder = h('div', { className: 'chat-placeholder' },
     h('div', { className: 'placeholder-art', 'aria-hidden': 'true' }, '💬'),
     h('p', { className: 'placeholder-text' }, 'Pick a conversation or start a new one.'));
 
   const body = h('div', { className: 'chat-body', hidden: true },
-    header, h('div', { className: 'messages-wrap' }, scroller, newMessagesButton), typingLine, composer.element);
+    header, h('div', { className: 'messages-wrap' }, scroller, newMessagesButton), typingLine, composer.element, dropZone);
   replaceChildren(root, placeholder, body);
 
   const reader = createReadTracker({ store, api, root: scroller });
@@ -208,6 +219,7 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
       onTogglePicker: togglePicker,
       onRetry: (message) => sender.retry(conversation.id, message.client_id),
       onDiscard: (message) => sender.discard(conversation.id, message.client_id),
+      onOpenImage: openImage,
     });
 
     const atBottom = isAtBottom();
@@ -263,6 +275,67 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
     renderMessages(conversation, now);
     renderHistoryStatus();
     if (store.history(conversationId).loaded) checkLoadOlder();
+  }
+
+  // ---- images ------------------------------------------------------------------
+
+  // Attaches the first of `files`; a message carries one image.
+  function attachFiles(files) {
+    if (conversationId == null || files.length === 0) return;
+    if (files.length > 1) notify('A message can carry one image, so only the first file was attached.');
+    composer.attach(files[0]);
+    composer.focus();
+  }
+
+  function openImage(message, alt) {
+    const key = messageKey(message);
+    viewer.open(message.image, {
+      alt,
+      caption: message.body || '',
+      focusTarget: () => list.querySelector(`[data-key="${CSS.escape(key)}"] .message-image`),
+    });
+  }
+
+  // Pasted files that are images attach; anything else pastes as usual.
+  body.addEventListener('paste', (event) => {
+    const files = filesOf(event.clipboardData, { imagesOnly: true });
+    if (files.length === 0) return;
+    event.preventDefault();
+    attachFiles(files);
+  });
+
+  const carriesFiles = (event) => [...(event.dataTransfer?.types || [])].includes('Files');
+  // dragenter and dragleave fire for every child crossed, so a counter
+  // detects when the pointer has really left the pane.
+  let dragDepth = 0;
+  body.addEventListener('dragenter', (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    dragDepth += 1;
+    dropZone.hidden = false;
+  });
+  body.addEventListener('dragover', (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = 'copy';
+  });
+  body.addEventListener('dragleave', (event) => {
+    if (!carriesFiles(event)) return;
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (dragDepth === 0) dropZone.hidden = true;
+  });
+  body.addEventListener('drop', (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    dragDepth = 0;
+    dropZone.hidden = true;
+    attachFiles(filesOf(event.dataTransfer));
+  });
+  // A file dropped anywhere else would replace the app with the file.
+  for (const type of ['dragover', 'drop']) {
+    window.addEventListener(type, (event) => {
+      if (carriesFiles(event) && !body.contains(event.target)) event.preventDefault();
+    });
   }
 
   // ---- reactions ----------------------------------------------------------------
@@ -325,6 +398,7 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
     open(nextId, { focus = true } = {}) {
       if (nextId === conversationId) return;
       typingSender.stop();
+      viewer.close();
       conversationId = nextId;
       pickerKey = null;
       loadError = null;
@@ -360,6 +434,7 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
     },
 
     clear() {
+      viewer.close();
       composer.clearDrafts();
       this.open(null, { focus: false });
     },

@@ -8,6 +8,9 @@ import { userAvatar } from './avatar.js';
 
 const IMAGE_MAX_WIDTH_PX = 320;
 const IMAGE_MAX_HEIGHT_PX = 360;
+/** Box of an image whose size is not known yet, in CSS pixels. */
+const IMAGE_FALLBACK_WIDTH_PX = 320;
+const IMAGE_FALLBACK_HEIGHT_PX = 240;
 
 /** Messages from one sender less than this apart share a group. */
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -25,7 +28,8 @@ const DELIVERY = {
  *
  * `view` supplies: store, conversation, now (Date), pickerKey (the message
  * whose reaction picker is open) and the handlers onReact(message, emoji),
- * onTogglePicker(message), onRetry(message), onDiscard(message).
+ * onTogglePicker(message), onRetry(message), onDiscard(message) and
+ * onOpenImage(message, alt).
  */
 export function messageItems(messages, view) {
   const items = [];
@@ -67,7 +71,8 @@ function messageItem(message, view) {
   const time = clockTime(message.created_at);
 
   const signature = JSON.stringify([
-    message.id, message.body, message.image?.thumb_url, message.status, message.error, delivery,
+    message.id, message.body, message.image?.thumb_url, message.image?.width, message.image?.height,
+    message.attachment?.state, message.status, message.error, message.retryable, delivery,
     message.reactions, message.my_reactions, view.groupStart, view.groupEnd,
     showSender ? sender?.display_name : null, pickerOpen, time,
   ]);
@@ -88,7 +93,7 @@ function messageItem(message, view) {
         showSender && view.groupStart ? h('div', { className: 'sender-name' }, senderName) : null,
         h('div', { className: 'bubble-line' },
           showSender ? avatarSlot(sender, view.groupEnd) : null,
-          bubble(message, { mine, senderName, delivery, time }),
+          bubble(message, { mine, senderName, delivery, time, view }),
           message.id != null ? reactButton(message, key, pickerOpen, view) : null),
         pickerOpen ? picker(message, view) : null,
         reactionBar(message, view),
@@ -101,11 +106,11 @@ function avatarSlot(sender, show) {
   return h('span', { className: 'avatar-slot' }, show ? userAvatar(sender, { size: 'xs' }) : null);
 }
 
-function bubble(message, { mine, senderName, delivery, time }) {
+function bubble(message, { mine, senderName, delivery, time, view }) {
   const jumbo = message.body && !message.image && isOnlyEmoji(message.body);
   return h('div', { className: `bubble${jumbo ? ' jumbo' : ''}${message.image ? ' has-image' : ''}` },
     h('span', { className: 'visually-hidden' }, mine ? 'You: ' : `${senderName}: `),
-    message.image ? imageBlock(message.image) : null,
+    message.image ? imageBlock(message, { alt: mine ? 'Image you sent' : `Image from ${senderName}`, view }) : null,
     h('div', { className: 'bubble-text' },
       message.body ? h('span', { className: 'message-body' }, linkified(message.body)) : null,
       h('span', { className: 'meta' },
@@ -113,24 +118,68 @@ function bubble(message, { mine, senderName, delivery, time }) {
         delivery ? deliveryTicks(delivery) : null)));
 }
 
-function imageBlock(image) {
+// Shows the thumbnail in a box fitted in IMAGE_MAX_WIDTH_PX by
+// IMAGE_MAX_HEIGHT_PX from the image's width and height, reserved before it
+// loads, so the list does not move when it arrives. The local preview of a
+// message still uploading gets the same box from the file's own size.
+function imageBlock(message, { alt, view }) {
+  const image = message.image;
   const source = image.thumb_url || image.url;
   if (!source) return null;
-  const width = image.width || 320;
-  const height = image.height || 240;
-  // Fits the image in IMAGE_MAX_WIDTH_PX by IMAGE_MAX_HEIGHT_PX and reserves
-  // its box before it loads, so the list does not move when it arrives.
+  const width = image.width || IMAGE_FALLBACK_WIDTH_PX;
+  const height = image.height || IMAGE_FALLBACK_HEIGHT_PX;
   const shownWidth = Math.round(Math.min(IMAGE_MAX_WIDTH_PX, IMAGE_MAX_HEIGHT_PX * (width / height), width));
-  return h('a', { className: 'message-image', href: image.url || source, target: '_blank', rel: 'noopener noreferrer' },
-    h('img', {
-      src: source,
-      alt: 'Shared image',
-      width,
-      height,
-      loading: 'lazy',
-      decoding: 'async',
-      style: { width: `${shownWidth}px`, 'aspect-ratio': `${width} / ${height}` },
-    }));
+  const picture = h('img', {
+    src: source,
+    alt,
+    width,
+    height,
+    loading: image.local ? null : 'lazy',
+    decoding: 'async',
+    style: { width: `${shownWidth}px`, 'aspect-ratio': `${width} / ${height}` },
+  });
+
+  if (image.local) {
+    const uploading = message.status === 'pending' && message.attachment?.state === 'uploading';
+    return h('div', { className: 'message-image local' },
+      picture,
+      uploading ? uploadProgress(message.attachment) : null);
+  }
+  return h('a', {
+    className: 'message-image',
+    href: image.url || source,
+    target: '_blank',
+    rel: 'noopener noreferrer',
+    'aria-haspopup': 'dialog',
+    title: 'Open image',
+    onclick: (event) => {
+      // Modified clicks keep the browser's own handling (a new tab or window).
+      if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      view.onOpenImage(message, alt);
+    },
+  }, picture);
+}
+
+// A progress bar over a pending image that follows its upload. The row may
+// be rebuilt meanwhile, so a bar that has left the page stops listening.
+function uploadProgress(attachment) {
+  const bar = h('progress', {
+    className: 'image-progress',
+    max: 100,
+    value: Math.round(attachment.progress * 100),
+    'aria-label': 'Uploading image',
+  });
+  let wasConnected = false;
+  const unsubscribe = attachment.subscribe(() => {
+    if (!bar.isConnected) {
+      if (wasConnected) unsubscribe();
+      return;
+    }
+    wasConnected = true;
+    bar.value = Math.round(attachment.progress * 100);
+  });
+  return bar;
 }
 
 function deliveryTicks(state) {
@@ -203,7 +252,9 @@ function reactionBar(message, view) {
 function failedBar(message, view) {
   return h('div', { className: 'failed-bar', role: 'alert' },
     h('span', {}, message.error ? `Not sent: ${message.error}` : 'Not sent.'),
-    h('button', { type: 'button', className: 'link-button', onclick: () => view.onRetry(message) }, 'Retry'),
+    message.retryable === false
+      ? null
+      : h('button', { type: 'button', className: 'link-button', onclick: () => view.onRetry(message) }, 'Retry'),
     h('button', { type: 'button', className: 'link-button', onclick: () => view.onDiscard(message) }, 'Discard'));
 }
 
