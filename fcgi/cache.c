@@ -7,7 +7,7 @@
  *                            of conversation C (":" alone when unknown)
  *   bc:E:mv:U                version token of user U's membership list
  *   bc:E:m:U                 "TOKEN|C1,C2,..." U's conversation ids
- *   bc:E:e:U:C               "TOKEN|JSON" conversation C as U sees it
+ *   bc:E:e:U:C               "TOKEN|JSON" conversation C as shown to U
  *   blinkchat:online:U       presence, a sorted set of push daemon leases
  *
  * A reader takes the version token before it queries PostgreSQL and tags
@@ -99,7 +99,12 @@ static void parse_url(const char *url)
     colon = strchr(p, ':');
     if (colon != NULL && slash != NULL && colon > slash)
         colon = NULL;
-    len = colon ? (size_t)(colon - p) : slash ? (size_t)(slash - p) : strlen(p);
+    if (colon != NULL)
+        len = (size_t)(colon - p);
+    else if (slash != NULL)
+        len = (size_t)(slash - p);
+    else
+        len = strlen(p);
     if (len > 0 && len < sizeof(host)) {
         memcpy(host, p, len);
         host[len] = '\0';
@@ -135,7 +140,7 @@ static void random_token(char out[CACHE_TOKEN_LEN + 1])
 static void drop_connection(const char *what)
 {
     if (!outage_logged) {
-        log_warn("redis: %s failed (%s); answering from PostgreSQL until it is back", what,
+        log_warn("redis: %s failed (%s); reading from PostgreSQL until it is reachable again", what,
                  redis && redis->errstr[0] ? redis->errstr : "no connection");
         outage_logged = 1;
     }

@@ -22,8 +22,8 @@
 
 static volatile sig_atomic_t stopping;
 
-/* libfcgi retries accept() after EINTR unless told to shut down, so the
- * handler tells it; the loop then ends after the current request. */
+/* libfcgi retries accept() after EINTR unless a shutdown is pending, so
+ * the handler requests one; the loop then ends after the current request. */
 static void on_signal(int sig)
 {
     (void)sig;

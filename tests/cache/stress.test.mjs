@@ -167,7 +167,7 @@ test('cache matches SQL with Redis restarted mid-round', async () => {
   await runRound(random, async () => {
     await stack.stopService('redis');
   });
-  // Redis is down: every answer comes from PostgreSQL.
+  // Redis is down, so every response is read from PostgreSQL.
   await checkQuietPoint('redis stopped');
   await stack.startService('redis');
   await runRound(random);
@@ -175,7 +175,7 @@ test('cache matches SQL with Redis restarted mid-round', async () => {
   assert.notEqual(await stack.redis('GET', 'bc:epoch'), '', 'the cache was not used again after restart');
   // Each API process logs the outage once, not once per request.
   const outageLines = (stack.log('api') + stack.log('web'))
-    .split('\n').filter((line) => line.includes('answering from PostgreSQL'));
+    .split('\n').filter((line) => line.includes('reading from PostgreSQL until'));
   assert.ok(outageLines.length >= 1, 'the outage was not logged');
   assert.ok(outageLines.length <= 2 * 2, `the outage was logged ${outageLines.length} times`);
 });

@@ -45,7 +45,8 @@ static void json_body_accepted(void)
     CHECK(request_parse_json(&req) == 0);
     CHECK(json_field_string(&req, "a", &s, &len) == 0);
     CHECK(len == 3);
-    CHECK(json_field_id(&req, "n", &id) == 0 && id == 7);
+    CHECK(json_field_id(&req, "n", &id) == 0);
+    CHECK(id == 7);
     CHECK(json_field_id(&req, "missing", &id) == 1);
     request_free(&req);
 }
@@ -141,9 +142,11 @@ static void page_params_bounds(void)
     request_init(&req);
     req.query = "";
     CHECK(page_params(&req, 30, 100, &limit, &c, &has) == 0);
-    CHECK(limit == 30 && has == 0);
+    CHECK(limit == 30);
+    CHECK(has == 0);
     req.query = "limit=100";
-    CHECK(page_params(&req, 30, 100, &limit, &c, &has) == 0 && limit == 100);
+    CHECK(page_params(&req, 30, 100, &limit, &c, &has) == 0);
+    CHECK(limit == 100);
     req.query = "limit=101";
     CHECK(page_params(&req, 30, 100, &limit, &c, &has) == -1);
     CHECK_STR(error_code(&req), "invalid_query");
@@ -155,7 +158,9 @@ static void page_params_bounds(void)
     CHECK_STR(error_code(&req), "invalid_cursor");
     req.query = "before=djE6MTAwOjc";  /* "v1:100:7" */
     CHECK(page_params(&req, 30, 100, &limit, &c, &has) == 0);
-    CHECK(has == 1 && c.time_us == 100 && c.id == 7);
+    CHECK(has == 1);
+    CHECK(c.time_us == 100);
+    CHECK(c.id == 7);
     request_free(&req);
 }
 
@@ -178,8 +183,10 @@ static void every_error_has_a_code(void)
     for (int e = ERR_INVALID_JSON; e <= ERR_DATABASE_UNAVAILABLE; e++) {
         const struct api_error_info *info = api_error_info((enum api_error)e);
 
-        CHECK(info->code != NULL && info->default_message != NULL);
-        CHECK(info->http_status >= 400 && info->http_status <= 599);
+        CHECK(info->code != NULL);
+        CHECK(info->default_message != NULL);
+        CHECK(info->http_status >= 400);
+        CHECK(info->http_status <= 599);
     }
 }
 
