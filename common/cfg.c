@@ -19,7 +19,6 @@ struct cfg_key {
 };
 
 static struct cfg_key keys[] = {
-    {"BLINKCHAT_ENV", "production", 0, NULL},
     {"BLINKCHAT_DATABASE_URL", "postgresql:///blinkchat", 0, NULL},
     {"BLINKCHAT_REDIS_URL", "redis://127.0.0.1:6379/0", 0, NULL},
     {"BLINKCHAT_JWT_SECRET", "", 0, NULL},
@@ -43,7 +42,6 @@ static struct cfg_key keys[] = {
     {"BLINKCHAT_PASSWORD_MEMLIMIT_KIB", "65536", 1, NULL},
     {"BLINKCHAT_PASSWORD_OPSLIMIT", "2", 1, NULL},
     {"BLINKCHAT_PRESENCE_GROUP_LIMIT", "50", 1, NULL},
-    {"BLINKCHAT_OUTBOX_RETENTION_SECONDS", "604800", 1, NULL},
     {"BLINKCHAT_CACHE", "on", 0, NULL},
     {"BLINKCHAT_LOG_LEVEL", "info", 0, NULL},
 };
