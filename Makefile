@@ -90,7 +90,8 @@ test: deps
 test-unit: asan
 	build/asan/unit-tests
 
-bench: deps all
+bench: all
+	deploy/install-deps.sh --test
 	bench/run.sh
 
 install: all

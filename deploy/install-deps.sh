@@ -20,8 +20,10 @@ PACKAGES=(
     # the curl walkthrough of README.md
     jq
 )
-# The browser tests drive Debian's Chromium; node runs every black-box test.
-TEST_PACKAGES=(chromium)
+# The browser tests drive Debian's Chromium; node runs every black-box test;
+# the upload tests make images with the vips command; the benchmarks load the
+# service with wrk.
+TEST_PACKAGES=(chromium libvips-tools wrk)
 
 with_tests=${BLINKCHAT_INSTALL_TEST_DEPS:-0}
 for arg in "$@"; do
