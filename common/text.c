@@ -53,12 +53,53 @@ long text_utf8_length(const char *s, size_t len)
     return count;
 }
 
+/* Unicode White_Space, and the zero-width characters that print nothing
+ * either, so a text of only these looks empty. */
 static int is_white_space(uint32_t cp)
 {
     return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 ||
-           cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+           cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200D) ||
            cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-           cp == 0x3000;
+           cp == 0x2060 || cp == 0x3000 || cp == 0xFEFF;
+}
+
+static int is_control(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
+}
+
+/* Embeddings, overrides and isolates, which reorder the text around them. */
+static int is_bidi_control(uint32_t cp)
+{
+    return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Returns 1 when no code point of s[0..len) is rejected by reject(). */
+static int none_of(const char *s, size_t len, int (*reject)(uint32_t))
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < len) {
+        uint32_t cp;
+        size_t used = decode_utf8(p + i, len - i, &cp);
+
+        if (used == 0 || reject(cp))
+            return 0;
+        i += used;
+    }
+    return 1;
+}
+
+static int is_name_forbidden(uint32_t cp)
+{
+    return is_control(cp) || is_bidi_control(cp);
+}
+
+/* Message bodies keep tabs and line breaks. */
+static int is_body_forbidden(uint32_t cp)
+{
+    return is_control(cp) && cp != '\t' && cp != '\n' && cp != '\r';
 }
 
 int text_is_blank(const char *s, size_t len)
@@ -116,4 +157,14 @@ int text_valid_uuid(const char *s, size_t len)
         }
     }
     return 1;
+}
+
+int text_valid_name(const char *s, size_t len, long min, long max)
+{
+    return text_valid_length(s, len, min, max) && none_of(s, len, is_name_forbidden);
+}
+
+int text_valid_body(const char *s, size_t len, long min, long max)
+{
+    return text_valid_length(s, len, min, max) && none_of(s, len, is_body_forbidden);
 }

@@ -14,7 +14,8 @@
  */
 long text_utf8_length(const char *s, size_t len);
 
-/* Returns 1 when s[0..len) holds only white space (Unicode White_Space). */
+/* Returns 1 when s[0..len) contains only white space (Unicode White_Space)
+ * and zero-width characters. */
 int text_is_blank(const char *s, size_t len);
 
 /* Returns 1 for 3 to 32 characters of a-z, A-Z, 0-9, '_', '.', '-'. */
@@ -23,6 +24,15 @@ int text_valid_username(const char *s, size_t len);
 /* Returns 1 when s is well-formed UTF-8 of min to max code points and not
  * only white space. */
 int text_valid_length(const char *s, size_t len, long min, long max);
+
+/* Returns 1 for a valid length (above) without control characters or the
+ * bidirectional controls that reorder surrounding text: display names and
+ * titles, shown beside other people's text. */
+int text_valid_name(const char *s, size_t len, long min, long max);
+
+/* Returns 1 for a valid length (above) without control characters other
+ * than tab, line feed and carriage return: message bodies. */
+int text_valid_body(const char *s, size_t len, long min, long max);
 
 /* Returns 1 when s is a UUID in its 8-4-4-4-12 hexadecimal text form. */
 int text_valid_uuid(const char *s, size_t len);

@@ -109,9 +109,10 @@ static int validate_registration(struct request *req, const char **username, siz
     if (rc > 0) {
         *display = *username;
         *dlen = *ulen;
-    } else if (!text_valid_length(*display, *dlen, 1, 64)) {
+    } else if (!text_valid_name(*display, *dlen, 1, 64)) {
         respond_error(req, ERR_INVALID_BODY,
-                      "display_name must be 1 to 64 characters of valid UTF-8, not only spaces");
+                      "display_name must be 1 to 64 characters, not only spaces, without control "
+                      "or text-direction characters");
         return -1;
     }
     return 0;
@@ -165,19 +166,47 @@ done:
     PQclear(res);
 }
 
+/*
+ * Failed logins are counted under three keys. The tight per-user limit
+ * counts one username from one address, so nobody can lock a user out from
+ * elsewhere; the same username from all addresses together may fail ten
+ * times as often, which still slows a distributed guessing attack; and one
+ * address has its own limit across all usernames.
+ */
+struct login_keys {
+    char user_from_address[360];
+    char address[80];
+    char user[48];
+};
+
+#define LOGIN_ALL_ADDRESSES_FACTOR 10
+
+static void make_login_keys(struct login_keys *keys, const char *username, const char *address)
+{
+    snprintf(keys->user, sizeof(keys->user), "user:%s", username);
+    for (char *p = keys->user; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    snprintf(keys->address, sizeof(keys->address), "addr:%s", address ? address : "-");
+    snprintf(keys->user_from_address, sizeof(keys->user_from_address), "%s@%s", keys->user,
+             keys->address + 5);
+}
+
 /* Returns the seconds a login must wait (0: may try), or -1 after
  * responding 503/500. */
-static int login_wait_seconds(struct request *req, const char *user_key, const char *addr_key)
+static int login_wait_seconds(struct request *req, const struct login_keys *keys)
 {
-    char max_user[24], max_addr[24], window[24];
-    const char *params[5] = {user_key, addr_key, max_user, max_addr, window};
+    char max_user[24], max_addr[24], max_user_all[24], window[24];
+    const char *params[7] = {keys->user_from_address, keys->address, keys->user,
+                             max_user, max_addr, max_user_all, window};
     PGresult *res;
     int unavailable, wait;
 
     snprintf(max_user, sizeof(max_user), "%lld", cfg_int("BLINKCHAT_LOGIN_MAX_FAILURES_PER_USER"));
     snprintf(max_addr, sizeof(max_addr), "%lld", cfg_int("BLINKCHAT_LOGIN_MAX_FAILURES_PER_ADDRESS"));
+    snprintf(max_user_all, sizeof(max_user_all), "%lld",
+             cfg_int("BLINKCHAT_LOGIN_MAX_FAILURES_PER_USER") * LOGIN_ALL_ADDRESSES_FACTOR);
     snprintf(window, sizeof(window), "%lld", cfg_int("BLINKCHAT_LOGIN_WINDOW_SECONDS"));
-    res = db_exec(STMT_LOGIN_THROTTLE, 5, params, &unavailable);
+    res = db_exec(STMT_LOGIN_THROTTLE, 7, params, &unavailable);
     if (res == NULL) {
         respond_db_error(req, unavailable);
         return -1;
@@ -187,15 +216,15 @@ static int login_wait_seconds(struct request *req, const char *user_key, const c
     return wait > 0 ? wait : 0;
 }
 
-static void record_login_failure(const char *user_key, const char *addr_key)
+static void record_login_failure(const struct login_keys *keys)
 {
     char window[24];
-    const char *params[3] = {user_key, addr_key, window};
+    const char *params[4] = {keys->user_from_address, keys->address, keys->user, window};
     PGresult *res;
     int unavailable;
 
     snprintf(window, sizeof(window), "%lld", cfg_int("BLINKCHAT_LOGIN_WINDOW_SECONDS"));
-    res = db_exec(STMT_LOGIN_FAILURE, 3, params, &unavailable);
+    res = db_exec(STMT_LOGIN_FAILURE, 4, params, &unavailable);
     PQclear(res);
 }
 
@@ -214,7 +243,7 @@ void auth_login(struct request *req)
 {
     const char *username, *password;
     size_t ulen, plen;
-    char user_key[48], addr_key[80];
+    struct login_keys keys;
     const char *params[1];
     PGresult *res = NULL;
     const char *hash;
@@ -233,15 +262,12 @@ void auth_login(struct request *req)
         return;
     }
 
-    snprintf(user_key, sizeof(user_key), "user:%s", username);
-    for (char *p = user_key; *p; p++)
-        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-    snprintf(addr_key, sizeof(addr_key), "addr:%s", req->remote_addr ? req->remote_addr : "-");
-    wait = login_wait_seconds(req, user_key, addr_key);
+    make_login_keys(&keys, username, req->remote_addr);
+    wait = login_wait_seconds(req, &keys);
     if (wait < 0)
         return;
     if (wait > 0) {
-        log_warn("auth: login throttled for %s from %s", user_key + 5, addr_key + 5);
+        log_warn("auth: login throttled for %s from %s", keys.user + 5, keys.address + 5);
         respond_rate_limited(req, wait);
         return;
     }
@@ -256,8 +282,8 @@ void auth_login(struct request *req)
     hash = found ? PQgetvalue(res, 0, 1) : dummy_hash;
     verified = crypto_pwhash_str_verify(hash, password, plen) == 0 && found;
     if (!verified) {
-        record_login_failure(user_key, addr_key);
-        log_info("auth: failed login for %s from %s", user_key + 5, addr_key + 5);
+        record_login_failure(&keys);
+        log_info("auth: failed login for %s from %s", keys.user + 5, keys.address + 5);
         respond_error(req, ERR_INVALID_CREDENTIALS, NULL);
         goto done;
     }

@@ -232,9 +232,10 @@ void conversations_create(struct request *req)
                       "a direct conversation has no title; add members for a group");
         goto done;
     }
-    if (others >= 2 && (rc != 0 || !text_valid_length(title, title_len, 1, 100))) {
+    if (others >= 2 && (rc != 0 || !text_valid_name(title, title_len, 1, 100))) {
         respond_error(req, ERR_INVALID_BODY,
-                      "a group needs a title of 1 to 100 characters, not only spaces");
+                      "a group needs a title of 1 to 100 characters, not only spaces, without "
+                      "control or text-direction characters");
         goto done;
     }
     if (rc == 0 && (title_copy = strndup(title, title_len)) == NULL) {

@@ -36,21 +36,22 @@ static const struct statement statements[STMT_COUNT] = {
         " user_json(u)::text FROM users u WHERE lower(username) = lower($1)", 1},
     /* Seconds until the caller may try again: positive when the user's or
      * the address's failures in the current window reached the limit. */
-    [STMT_LOGIN_THROTTLE] = {"login_throttle", 5,
+    [STMT_LOGIN_THROTTLE] = {"login_throttle", 7,
         "SELECT coalesce(max(ceil(extract(epoch FROM window_start"
-        " + make_interval(secs => $5::int) - clock_timestamp()))), 0)::int"
+        " + make_interval(secs => $7::int) - clock_timestamp()))), 0)::int"
         " FROM login_failures"
-        " WHERE window_start > clock_timestamp() - make_interval(secs => $5::int)"
-        " AND ((key = $1 AND failures >= $3::int)"
-        " OR (key = $2 AND failures >= $4::int))", 1},
-    [STMT_LOGIN_FAILURE] = {"login_failure", 3,
+        " WHERE window_start > clock_timestamp() - make_interval(secs => $7::int)"
+        " AND ((key = $1 AND failures >= $4::int)"
+        " OR (key = $2 AND failures >= $5::int)"
+        " OR (key = $3 AND failures >= $6::int))", 1},
+    [STMT_LOGIN_FAILURE] = {"login_failure", 4,
         "INSERT INTO login_failures AS f (key, window_start, failures)"
-        " SELECT k, clock_timestamp(), 1 FROM unnest(ARRAY[$1, $2]) AS k"
+        " SELECT k, clock_timestamp(), 1 FROM unnest(ARRAY[$1, $2, $3]) AS k"
         " ON CONFLICT (key) DO UPDATE SET"
         " failures = CASE WHEN f.window_start <= clock_timestamp()"
-        " - make_interval(secs => $3::int) THEN 1 ELSE f.failures + 1 END,"
+        " - make_interval(secs => $4::int) THEN 1 ELSE f.failures + 1 END,"
         " window_start = CASE WHEN f.window_start <= clock_timestamp()"
-        " - make_interval(secs => $3::int) THEN clock_timestamp()"
+        " - make_interval(secs => $4::int) THEN clock_timestamp()"
         " ELSE f.window_start END", 0},
     [STMT_REVOKE_SESSION] = {"revoke_session", 2,
         "INSERT INTO revoked_sessions (jti, expires_at)"

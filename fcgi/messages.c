@@ -95,10 +95,10 @@ static int read_new_message(struct request *req, const char **client_id, char **
         respond_error(req, ERR_INVALID_BODY, "a message needs a body, an image_id, or both");
         return -1;
     }
-    if (rc == 0 && !text_valid_length(text, len, 1, 4000)) {
+    if (rc == 0 && !text_valid_body(text, len, 1, 4000)) {
         respond_error(req, ERR_INVALID_BODY,
-                      "body must be 1 to 4000 characters of valid UTF-8 without NUL, "
-                      "not only white space");
+                      "body must be 1 to 4000 characters, not only white space, without control "
+                      "characters other than tab and line breaks");
         return -1;
     }
     if (rc == 0 && (*body = strndup(text, len)) == NULL) {

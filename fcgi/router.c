@@ -146,9 +146,14 @@ void router_dispatch(struct request *req)
         return;
     }
     if (is_state_changing(req->method) && !origin_allowed(req)) {
+        char message[300];
+
         log_warn("api: cross-site %s %s rejected (origin %s)", req->method,
                  req->path, req->origin ? req->origin : "-");
-        respond_error(req, ERR_FORBIDDEN_ORIGIN, NULL);
+        snprintf(message, sizeof(message),
+                 "requests that change state must come from %s; open BlinkChat at that address",
+                 cfg_str("BLINKCHAT_PUBLIC_ORIGIN"));
+        respond_error(req, ERR_FORBIDDEN_ORIGIN, message);
         return;
     }
     if (route->body == BUFFERED && request_read_body(req) != 0)

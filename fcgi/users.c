@@ -64,9 +64,10 @@ void users_update(struct request *req)
         return;
     if ((rc = json_field_string(req, "display_name", &display, &len)) < 0)
         return;
-    if (rc > 0 || !text_valid_length(display, len, 1, 64)) {
+    if (rc > 0 || !text_valid_name(display, len, 1, 64)) {
         respond_error(req, ERR_INVALID_BODY,
-                      "display_name must be 1 to 64 characters of valid UTF-8, not only spaces");
+                      "display_name must be 1 to 64 characters, not only spaces, without control "
+                      "or text-direction characters");
         return;
     }
     name = strndup(display, len);

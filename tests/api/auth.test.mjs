@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
 
 import {
@@ -227,6 +228,17 @@ describe('register', () => {
     }
   });
 
+  test('display name rejects control characters', async () => {
+    for (const displayName of ['a\u202egnp.exe', 'bell\u0007', 'two\nlines', 'iso\u2066late', '\u200b']) {
+      const res = await register(newClient(stack), {
+        username: uniqueUsername('dn'),
+        password: 'password1',
+        display_name: displayName,
+      });
+      assertError(res, 400, 'invalid_body');
+    }
+  });
+
   test('register rejects non-JSON body', async () => {
     const res = await rawRequest(stack, 'POST', '/api/auth/register', {
       headers: { 'content-type': 'text/plain', origin: stack.origin },
@@ -348,6 +360,37 @@ describe('login rate limit', () => {
                       SET window_start = window_start - interval '${LOGIN_WINDOW_SECONDS + 1} seconds'`);
     const res = await login(newClient(stack), account.username, account.password);
     assert.equal(res.status, 200, res.text);
+  });
+
+  // Logs in over a connection from another loopback address, as a second
+  // client machine would.
+  function loginFrom(localAddress, username, password) {
+    const body = JSON.stringify({ username, password });
+    const url = new URL('/api/auth/login', stack.baseUrl);
+    return new Promise((resolve, reject) => {
+      const req = http.request(url, {
+        method: 'POST', localAddress,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => { text += chunk; });
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  test('lockout does not reach other addresses', async () => {
+    const account = await registerUser(stack, 'target');
+    for (let i = 0; i < MAX_FAILURES_PER_USER; i++) {
+      assertError(await login(newClient(stack), account.username, 'wrong-password'), 401, 'invalid_credentials');
+    }
+    assertRateLimited(await login(newClient(stack), account.username, account.password));
+
+    const elsewhere = await loginFrom('127.0.0.2', account.username, account.password);
+    assert.equal(elsewhere.status, 200, elsewhere.text);
   });
 
   test('per-address limit blocks new users', async () => {

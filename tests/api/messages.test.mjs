@@ -230,7 +230,7 @@ describe('body rules', () => {
   });
 
   test('white space only rejected', async () => {
-    for (const body of [' ', '   ', '\n', '\t \r\n', '\u00a0', '\u3000', '\u2003 \u2009']) {
+    for (const body of [' ', '   ', '\n', '\t \r\n', '\u00a0', '\u3000', '\u2003 \u2009', '\u200b', '\u00a0\u200b\u3000', '\ufeff']) {
       await expectRejected(body, `white space ${JSON.stringify(body)}`);
     }
     await expectAccepted('  padded  ');
@@ -272,11 +272,18 @@ describe('body rules', () => {
     }
   });
 
+  test('control characters rejected', async () => {
+    for (const body of ['controls \u0001 end', 'escape \u001b[31m red', 'delete \u007f', 'c1 \u0085']) {
+      const res = await post(alice, conversation.id, { client_id: newClientId(), body });
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(res.json.error.code, 'invalid_body');
+    }
+  });
+
   test('special characters round-trip', async () => {
     const bodies = [
       'quote " backslash \\ slash / done',
       'line one\nline two\r\nline three\ttabbed',
-      'controls \u0001 \u0008 \u000c \u001f \u007f end',
       'separators \u2028 and \u2029 end',
       'emoji 👩‍👩‍👧 ❤️ 🇫🇷 and combining é',
       '<script>alert("x")</script> & &amp;',

@@ -65,7 +65,35 @@ static void uuid_form(void)
     CHECK(text_valid_uuid("6f1c2b1e-4c1d-4a5e-9b8f-0c1d2e3f4a5g", 36) == 0);
 }
 
+static void names_reject_controls(void)
+{
+    CHECK(text_valid_name("Ana B", LEN("Ana B"), 1, 64) == 1);
+    CHECK(text_valid_name("a\x07", LEN("a\x07"), 1, 64) == 0);                         /* BEL */
+    CHECK(text_valid_name("a\nb", LEN("a\nb"), 1, 64) == 0);
+    CHECK(text_valid_name("a\xE2\x80\xAEgnp.exe", LEN("a\xE2\x80\xAEgnp.exe"), 1, 64) == 0);         /* U+202E */
+    CHECK(text_valid_name("a\xE2\x81\xA6" "b", LEN("a\xE2\x81\xA6" "b"), 1, 64) == 0);                /* U+2066 */
+    CHECK(text_valid_name("\xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D", LEN("\xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D"), 1, 64) == 1); /* Hebrew */
+}
+
+static void bodies_keep_line_breaks(void)
+{
+    CHECK(text_valid_body("a\nb\tc\r\n", LEN("a\nb\tc\r\n"), 1, 4000) == 1);
+    CHECK(text_valid_body("a\x1b[31m", LEN("a\x1b[31m"), 1, 4000) == 0);                   /* ESC */
+    CHECK(text_valid_body("a\xC2\x85", LEN("a\xC2\x85"), 1, 4000) == 0);                   /* U+0085 */
+    CHECK(text_valid_body("a\xE2\x80\xAE" "b", LEN("a\xE2\x80\xAE" "b"), 1, 4000) == 1);
+}
+
+static void zero_width_text_is_blank(void)
+{
+    CHECK(text_is_blank("\xE2\x80\x8B", LEN("\xE2\x80\x8B")) == 1);                           /* U+200B */
+    CHECK(text_is_blank("\xC2\xA0\xE2\x80\x8B\xE3\x80\x80", LEN("\xC2\xA0\xE2\x80\x8B\xE3\x80\x80")) == 1);
+    CHECK(text_is_blank("\xEF\xBB\xBF", LEN("\xEF\xBB\xBF")) == 1);                           /* U+FEFF */
+}
+
 const struct unit_test text_tests[] = {
+    {"names reject controls", names_reject_controls},
+    {"bodies keep line breaks", bodies_keep_line_breaks},
+    {"zero width text is blank", zero_width_text_is_blank},
     {"utf8 counts code points", utf8_counts_code_points},
     {"utf8 rejects malformed", utf8_rejects_malformed},
     {"blank detects unicode spaces", blank_detects_unicode_spaces},
