@@ -301,7 +301,7 @@ done:
 
 void auth_logout(struct request *req)
 {
-    char expires[24];
+    char expires[24], ended[8 + SESSION_JTI_LEN];
     const char *params[2] = {req->session.jti, expires};
     PGresult *res;
     int unavailable;
@@ -313,13 +313,15 @@ void auth_logout(struct request *req)
         return;
     }
     PQclear(res);
+    snprintf(ended, sizeof(ended), "jti:%s", req->session.jti);
+    db_notify_session_end(ended);
     respond_session_cookie(req, NULL, 0);
     respond_no_content(req);
 }
 
 void auth_logout_all(struct request *req)
 {
-    char user[24];
+    char user[32];
     const char *params[1] = {user};
     PGresult *res;
     int unavailable;
@@ -331,6 +333,8 @@ void auth_logout_all(struct request *req)
         return;
     }
     PQclear(res);
+    snprintf(user, sizeof(user), "user:%lld", req->user_id);
+    db_notify_session_end(user);
     respond_session_cookie(req, NULL, 0);
     respond_no_content(req);
 }

@@ -230,21 +230,39 @@ PGresult *db_exec(enum db_stmt stmt, int nparams, const char *const *params,
     return NULL;
 }
 
-void db_ring_doorbell(void)
+/* Sends a notification in a transaction of its own that does not wait for
+ * its WAL flush, so it never queues writers behind the notify lock. */
+static void notify_after_commit(const char *channel, const char *payload)
 {
+    const char *params[2] = {channel, payload};
     PGresult *res;
 
     if (!connection_usable())
         return;
-    res = PQexec(conn, "BEGIN; SET LOCAL synchronous_commit TO off;"
-                       " NOTIFY blinkchat_outbox; COMMIT");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        log_warn("db: doorbell failed: %s", PQerrorMessage(conn));
+    res = PQexec(conn, "BEGIN; SET LOCAL synchronous_commit TO off");
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
         PQclear(res);
-        /* Leave no aborted transaction behind for the next request. */
+        res = PQexecParams(conn, "SELECT pg_notify($1, $2)", 2, NULL, params, NULL, NULL, 0);
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_warn("db: notification on %s failed: %s", channel, PQerrorMessage(conn));
+        PQclear(res);
         res = PQexec(conn, "ROLLBACK");
+    } else {
+        PQclear(res);
+        res = PQexec(conn, "COMMIT");
     }
     PQclear(res);
+}
+
+void db_ring_doorbell(void)
+{
+    notify_after_commit("blinkchat_outbox", "");
+}
+
+void db_notify_session_end(const char *payload)
+{
+    notify_after_commit("blinkchat_sessions", payload);
 }
 
 const char *db_last_sqlstate(void)

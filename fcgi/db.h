@@ -58,6 +58,11 @@ PGresult *db_exec(enum db_stmt stmt, int nparams, const char *const *params,
  * the daemon also polls the outbox. */
 void db_ring_doorbell(void);
 
+/* Tells the push daemon to close the sockets of ended sessions: payload
+ * "user:ID" for every session of a user, "jti:JTI" for one. Logged on
+ * failure only. */
+void db_notify_session_end(const char *payload);
+
 /* Returns the SQLSTATE of the last failed statement, or "". */
 const char *db_last_sqlstate(void);
 
