@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "session.h"
+#include "text.h"
 
 #include <errno.h>
 #include <jwt.h>
@@ -48,21 +49,6 @@ int session_issue(const char *secret, long long user_id, long long version,
 done:
     jwt_free(jwt);
     return status;
-}
-
-/* Parses a decimal id with no sign, spaces or leading zeros. */
-static long long parse_id(const char *s)
-{
-    long long n = 0;
-
-    if (s == NULL || *s < '1' || *s > '9' || strlen(s) > 18)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        n = n * 10 + (*s - '0');
-    }
-    return n;
 }
 
 static int is_hex(const char *s, size_t len)
@@ -109,7 +95,7 @@ enum session_result session_verify(const char *secret, const char *token,
     claims->token_version = jwt_get_grant_int(jwt, "ver");
     if (errno != 0 || claims->token_version < 0)
         goto done;
-    claims->user_id = parse_id(jwt_get_grant(jwt, "sub"));
+    claims->user_id = text_parse_id(jwt_get_grant(jwt, "sub"));
     if (claims->user_id <= 0)
         goto done;
     if (!is_hex(jwt_get_grant(jwt, "jti"), SESSION_JTI_LEN))

@@ -168,3 +168,17 @@ int text_valid_body(const char *s, size_t len, long min, long max)
 {
     return text_valid_length(s, len, min, max) && none_of(s, len, is_body_forbidden);
 }
+
+long long text_parse_id(const char *s)
+{
+    long long n = 0;
+
+    if (s == NULL || *s < '1' || *s > '9' || strlen(s) > 18)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        n = n * 10 + (*s - '0');
+    }
+    return n;
+}

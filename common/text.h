@@ -34,6 +34,10 @@ int text_valid_name(const char *s, size_t len, long min, long max);
  * than tab, line feed and carriage return: message bodies. */
 int text_valid_body(const char *s, size_t len, long min, long max);
 
+/* Parses a positive decimal id of at most 18 digits, without sign, spaces
+ * or leading zeros. Returns it, or -1. */
+long long text_parse_id(const char *s);
+
 /* Returns 1 when s is a UUID in its 8-4-4-4-12 hexadecimal text form. */
 int text_valid_uuid(const char *s, size_t len);
 

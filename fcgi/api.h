@@ -126,8 +126,6 @@ int query_param(const char *query, const char *name, char *out, size_t out_size)
  * Returns 0, or -1 when malformed or too long. */
 int path_segment_decode(const char *s, size_t len, char *out, size_t out_size);
 
-/* Parses a positive decimal id; returns it, or -1. */
-long long parse_id(const char *s);
 
 /* Adds the Set-Cookie header for a new session token, or one that clears the
  * cookie when token is NULL (RFC 6265 section 4.1). */

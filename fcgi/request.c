@@ -347,19 +347,6 @@ int query_param(const char *query, const char *name, char *out, size_t out_size)
     return 1;
 }
 
-long long parse_id(const char *s)
-{
-    long long n = 0;
-
-    if (s == NULL || *s < '1' || *s > '9' || strlen(s) > 18)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        n = n * 10 + (*s - '0');
-    }
-    return n;
-}
 
 int page_params(struct request *req, int default_limit, int max_limit, int *limit,
                 struct cursor *before, int *has_before)
@@ -370,7 +357,7 @@ int page_params(struct request *req, int default_limit, int max_limit, int *limi
     *limit = default_limit;
     rc = query_param(req->query, "limit", value, sizeof(value));
     if (rc == 0) {
-        long long n = parse_id(value);
+        long long n = text_parse_id(value);
 
         if (n < 1 || n > max_limit) {
             char message[64];

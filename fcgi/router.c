@@ -9,6 +9,7 @@
 #include "api.h"
 #include "cfg.h"
 #include "log.h"
+#include "text.h"
 
 enum route_access { PUBLIC, SESSION };
 
@@ -66,7 +67,7 @@ static int match_pattern(struct request *req, const char *pattern)
                 return 0;
             if (path_segment_decode(s, len, out, sizeof(req->params[0])) != 0)
                 return 0;
-            if (strncmp(p, "{id}", 4) == 0 && parse_id(out) < 0)
+            if (strncmp(p, "{id}", 4) == 0 && text_parse_id(out) < 0)
                 return 0;
             nparam++;
             p = p_end + 1;
