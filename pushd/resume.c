@@ -3,9 +3,9 @@
  * batch reads the user's events from the socket's position up to the
  * delivered position as it was when the batch was sent. When a short
  * batch ends exactly at the current delivered position, every event up to
- * it has been queued and the socket goes live there. Batches wait while
- * the socket's queue is over a quarter of its limit, so a long replay to a
- * slow client is paced instead of overflowing the queue.
+ * it has been queued and the socket goes live there. Queuing stops while
+ * the socket's queue holds half its limit, so a long replay to a slow
+ * client is paced instead of overflowing the queue.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "resume.h"
@@ -25,8 +25,9 @@
 #include "users.h"
 
 #define REPLAY_BATCH 500
-/* A batch is sent only while the queue holds less than this. */
-#define REPLAY_PAUSE_BYTES (PUSHD_MAX_QUEUED_BYTES / 4)
+/* Replayed frames are queued only while the queue holds less than this;
+ * the replay continues once it drains below SOCKET_REPLAY_RESUME_BYTES. */
+#define REPLAY_PAUSE_BYTES (PUSHD_MAX_QUEUED_BYTES / 2)
 
 static void send_batch(struct push_socket *s);
 
@@ -93,10 +94,17 @@ static void on_batch(PGresult *result, void *arg)
         return;
     }
     rows = PQntuples(result);
-    for (int row = 0; row < rows && s->state == SOCKET_REPLAYING; row++)
+    socket_log(LOG_DEBUG, s, "resume: batch of %d events", rows);
+    for (int row = 0; row < rows && s->state == SOCKET_REPLAYING; row++) {
+        if (s->queued_bytes >= REPLAY_PAUSE_BYTES) {
+            /* The rest of the batch is read again after the pause. */
+            s->replay_paused = 1;
+            return;
+        }
         queue_row(s, result, row);
+    }
     if (s->state != SOCKET_REPLAYING)
-        return; /* closed for a full queue */
+        return; /* closed, e.g. out of memory */
 
     if (rows < REPLAY_BATCH) {
         /* Everything up to replay_to is queued. */
@@ -177,6 +185,12 @@ void resume_start(struct push_socket *s, const struct position *from)
     }
 
     s->position = *from;
+    if (log_enabled(LOG_DEBUG)) {
+        char text[POSITION_TEXT_MAX];
+
+        position_format(from, text, sizeof(text));
+        socket_log(LOG_DEBUG, s, "resume from %s", text);
+    }
     if (position_compare(from, outbox_position()) >= 0) {
         /* The client is at or ahead of this daemon (it may come from
          * another instance); live events up to its position are skipped. */

@@ -18,10 +18,8 @@
 #include "pushd.h"
 #include "resume.h"
 
-/* Frames written per WRITEABLE callback before yielding to other sockets. */
-#define MAX_FRAMES_PER_WRITABLE 32
-/* A paused replay continues once the queue is below this. */
-#define REPLAY_RESUME_BYTES (PUSHD_MAX_QUEUED_BYTES / 4)
+/* Bytes written per WRITEABLE callback before yielding to other sockets. */
+#define MAX_BYTES_PER_WRITABLE (256 * 1024)
 
 static unsigned long long next_socket_id = 1;
 
@@ -103,7 +101,9 @@ int socket_send(struct push_socket *s, struct frame *frame)
 
     if (s->state == SOCKET_CLOSING)
         return -1;
-    if (s->queued_bytes + frame->len > PUSHD_MAX_QUEUED_BYTES) {
+    /* A frame larger than the limit still goes to a socket with nothing
+     * pending; otherwise its client could never receive it. */
+    if (s->queued_bytes > 0 && s->queued_bytes + frame->len > PUSHD_MAX_QUEUED_BYTES) {
         socket_log(LOG_WARN, s,
                    "send queue over %d bytes; closing with 1008 so the "
                    "client resumes", PUSHD_MAX_QUEUED_BYTES);
@@ -215,14 +215,14 @@ void socket_close(struct push_socket *s, int code, const char *reason)
 
 int socket_on_writable(struct push_socket *s)
 {
-    int written = 0;
+    size_t bytes = 0;
 
     if (s->close_code != 0)
         return 0;
-    while (head_writable(s) && written < MAX_FRAMES_PER_WRITABLE) {
+    while (head_writable(s) && bytes < MAX_BYTES_PER_WRITABLE) {
         struct frame *frame = s->head->frame;
 
-        if (written > 0 && lws_send_pipe_choked(s->wsi))
+        if (bytes > 0 && lws_send_pipe_choked(s->wsi))
             break;
         if (lws_write(s->wsi, frame_payload(frame), frame->len, LWS_WRITE_TEXT) <
             (int)frame->len) {
@@ -231,13 +231,13 @@ int socket_on_writable(struct push_socket *s)
         }
         if (frame->is_event)
             s->written = frame->position;
+        bytes += frame->len;
         pop_frame(s);
-        written++;
     }
     if (head_writable(s))
         lws_callback_on_writable(s->wsi);
     if (s->state == SOCKET_REPLAYING && s->replay_paused &&
-        s->queued_bytes < REPLAY_RESUME_BYTES)
+        s->queued_bytes < SOCKET_REPLAY_RESUME_BYTES)
         resume_continue(s);
     return 0;
 }

@@ -135,7 +135,10 @@ export class Receiver {
     ws.on('open', () => {
       if (this.lastEventId !== null) ws.send(JSON.stringify({ type: 'resume', last_event_id: this.lastEventId }));
     });
-    ws.on('message', (data) => this.onFrame(JSON.parse(String(data))));
+    // Like the web client, frames of a socket that was given up are ignored.
+    ws.on('message', (data) => {
+      if (this.ws === ws) this.onFrame(JSON.parse(String(data)));
+    });
     ws.on('unexpected-response', (request, response) => {
       this.refusals += 1;
       request.destroy();
@@ -152,6 +155,7 @@ export class Receiver {
     if (ws.reconnectScheduled || this.stopped) return;
     ws.reconnectScheduled = true;
     if (this.ws === ws) this.ws = null;
+    else if (this.ws !== null) return; // a newer socket is already connecting
     setTimeout(() => this.connect(), 100 + Math.random() * 200);
   }
 
@@ -197,14 +201,22 @@ export class Receiver {
   }
 
   /** Resolves once every id of messageIds has arrived. */
-  waitForMessages(messageIds, timeoutMs = 30000) {
-    return this.waitFor(() => messageIds.every((id) => this.messageCounts.has(id)), timeoutMs,
-      `complete set of ${messageIds.length} messages`);
+  async waitForMessages(messageIds, timeoutMs = 30000) {
+    try {
+      await this.waitFor(() => messageIds.every((id) => this.messageCounts.has(id)), timeoutMs,
+        `complete set of ${messageIds.length} messages`);
+    } catch (error) {
+      const missing = messageIds.filter((id) => !this.messageCounts.has(id));
+      error.message += `; missing ids ${missing.slice(0, 20).join(', ')}`;
+      throw error;
+    }
   }
 
   /** Drops the connection without a closing handshake; the client reconnects. */
   drop() {
-    this.ws?.terminate();
+    const ws = this.ws;
+    this.ws = null;
+    ws?.terminate();
   }
 
   /** Asserts that each of messageIds arrived exactly once and nothing else did. */
