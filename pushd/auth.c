@@ -169,7 +169,8 @@ static enum auth_status check_user(const struct session_claims *claims,
     return status;
 }
 
-enum auth_status auth_check_upgrade(struct lws *wsi, long long *user_id)
+enum auth_status auth_check_upgrade(struct lws *wsi, long long *user_id,
+                                    char jti[SESSION_JTI_LEN + 1])
 {
     struct session_claims claims;
     const char *reason = NULL;
@@ -197,5 +198,6 @@ enum auth_status auth_check_upgrade(struct lws *wsi, long long *user_id)
         return status;
     }
     *user_id = claims.user_id;
+    memcpy(jti, claims.jti, SESSION_JTI_LEN + 1);
     return AUTH_OK;
 }

@@ -9,6 +9,8 @@
 
 #include <uv.h>
 
+#include "session.h"
+
 struct lws;
 
 enum auth_status {
@@ -27,7 +29,8 @@ int auth_open(uv_loop_t *loop, const char *conninfo);
  * available. On AUTH_OK stores the session's user in *user_id. Logs every
  * refusal with its reason and the peer, never the token.
  */
-enum auth_status auth_check_upgrade(struct lws *wsi, long long *user_id);
+enum auth_status auth_check_upgrade(struct lws *wsi, long long *user_id,
+                                    char jti[SESSION_JTI_LEN + 1]);
 
 void auth_close(void);
 

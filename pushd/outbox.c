@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "outbox.h"
+#include "revoke.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,7 +23,11 @@
 
 #define OUTBOX_CHANNEL "blinkchat_outbox"
 /* Rows per read; a full batch is followed by the next at once. */
-#define FETCH_BATCH 500
+#define FETCH_BATCH 200
+/* A read dispatches events up to about this many payload bytes and reads
+ * the rest again, so that sockets write between reads and a burst of
+ * large events does not fill a reading client's queue at once. */
+#define DISPATCH_BYTES (256 * 1024)
 /* Reads without a doorbell at this interval, bounding the delay of a
  * lost notification. */
 #define POLL_INTERVAL_MS 500
@@ -131,7 +136,8 @@ int outbox_read_row(PGresult *result, int row, struct event *event)
 
 static void on_fetched(PGresult *result, void *arg)
 {
-    int rows;
+    size_t bytes = 0;
+    int rows, cut = 0;
 
     (void)arg;
     reading = 0;
@@ -144,7 +150,14 @@ static void on_fetched(PGresult *result, void *arg)
     rows = PQntuples(result);
     for (int row = 0; row < rows; row++) {
         struct event event;
-        int status = outbox_read_row(result, row, &event);
+        int status;
+
+        if (bytes >= DISPATCH_BYTES) {
+            cut = 1;
+            break;
+        }
+        status = outbox_read_row(result, row, &event);
+        bytes += (size_t)PQgetlength(result, row, 4);
 
         if (status == -1) {
             log_error("outbox: row %d has an invalid position; reading stopped", row);
@@ -160,7 +173,7 @@ static void on_fetched(PGresult *result, void *arg)
     if (rows > 0)
         log_debug("outbox: delivered %d events up to %" PRIu64 "-%" PRId64,
                   rows, delivered.xid, delivered.id);
-    if (rows == FETCH_BATCH || read_again) {
+    if (rows == FETCH_BATCH || cut || read_again) {
         read_again = 0;
         read_events();
     }
@@ -218,8 +231,7 @@ static void on_listening(PGresult *result, void *arg)
 {
     (void)arg;
     if (result != NULL && PQresultStatus(result) != PGRES_COMMAND_OK)
-        log_error("outbox: LISTEN %s failed: %s", OUTBOX_CHANNEL,
-                  PQresultErrorMessage(result));
+        log_error("outbox: LISTEN failed: %s", PQresultErrorMessage(result));
 }
 
 /* After every (re)connect: LISTEN first, then read everything past the
@@ -228,6 +240,7 @@ static void on_connected(struct db *db, void *arg)
 {
     (void)arg;
     db_exec(db, "LISTEN " OUTBOX_CHANNEL, on_listening, NULL);
+    db_exec(db, "LISTEN " SESSIONS_CHANNEL, on_listening, NULL);
     reading = 0;
     read_again = 0;
     read_events();
@@ -236,9 +249,11 @@ static void on_connected(struct db *db, void *arg)
 static void on_notify(struct db *db, const PGnotify *notification, void *arg)
 {
     (void)db;
-    (void)notification;
     (void)arg;
-    read_events();
+    if (strcmp(notification->relname, SESSIONS_CHANNEL) == 0)
+        revoke_sessions(notification->extra);
+    else
+        read_events();
 }
 
 static void on_lost(struct db *db, void *arg)

@@ -36,6 +36,7 @@
 static struct {
     struct lws *wsi;
     long long user_id;
+    char jti[SESSION_JTI_LEN + 1];
 } authorized;
 
 static unsigned open_sockets;
@@ -80,7 +81,7 @@ static int on_confirm_upgrade(struct lws *wsi, const char *upgrade)
     authorized.wsi = NULL;
     if (upgrade == NULL || strcmp(upgrade, "websocket") != 0)
         return -1;
-    switch (auth_check_upgrade(wsi, &user_id)) {
+    switch (auth_check_upgrade(wsi, &user_id, authorized.jti)) {
     case AUTH_OK:
         authorized.wsi = wsi;
         authorized.user_id = user_id;
@@ -226,6 +227,7 @@ static int on_filter(struct lws *wsi, struct push_socket *s)
         return -1;
     }
     socket_init(s, wsi, authorized.user_id);
+    memcpy(s->jti, authorized.jti, sizeof(s->jti));
     authorized.wsi = NULL;
     return 0;
 }

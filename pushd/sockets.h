@@ -14,6 +14,8 @@
 #include "frame.h"
 #include "log.h"
 #include "position.h"
+#include "pushd.h"
+#include "session.h"
 
 struct lws;
 struct user;
@@ -37,6 +39,7 @@ struct push_socket {
     struct lws *wsi;
     unsigned long long id; /* for logs */
     long long user_id;
+    char jti[SESSION_JTI_LEN + 1]; /* the session, to close it at logout */
     struct user *user;
     struct push_socket *next_of_user;
     enum socket_state state;
@@ -77,13 +80,18 @@ void socket_init(struct push_socket *s, struct lws *wsi, long long user_id);
  */
 void socket_start(struct push_socket *s);
 
+/* A replay paused for a full queue continues below this many bytes. */
+#define SOCKET_REPLAY_RESUME_BYTES (PUSHD_MAX_QUEUED_BYTES / 4)
+
 /* How long event frames wait for a resume frame after the hello. */
 #define SOCKET_HOLD_MS 1000
 
 /*
- * Queues one reference of frame on s. Returns 0, or -1 when the queue
- * would exceed PUSHD_MAX_QUEUED_BYTES, in which case s is being closed
- * with 1008 (policy violation) so its client reconnects and resumes.
+ * Queues one reference of frame on s. Returns 0, or -1 when frames are
+ * pending and this one would take them past PUSHD_MAX_QUEUED_BYTES; s is
+ * then being closed with 1008 (policy violation) so its client reconnects
+ * and resumes. A client that stops reading fills the kernel's buffers
+ * first, so it usually sees the connection drop (1006) instead.
  */
 int socket_send(struct push_socket *s, struct frame *frame);
 

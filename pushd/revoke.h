@@ -1,0 +1,17 @@
+/*
+ * Closing the sockets of ended sessions. The API and the admin functions
+ * send a notification on SESSIONS_CHANNEL when a session is logged out
+ * ("jti:JTI") or all of a user's sessions end ("user:ID", logout
+ * everywhere and bans); the outbox listener passes the payload here.
+ */
+#ifndef PUSHD_REVOKE_H
+#define PUSHD_REVOKE_H
+
+#define SESSIONS_CHANNEL "blinkchat_sessions"
+
+/* Closes every local socket of the sessions the payload names, with 1008
+ * (policy), so the client's next upgrade gets 401. Unknown payloads are
+ * logged and ignored. */
+void revoke_sessions(const char *payload);
+
+#endif
