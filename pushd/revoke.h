@@ -1,8 +1,8 @@
 /*
  * Closing the sockets of ended sessions. The API and the admin functions
- * send a notification on SESSIONS_CHANNEL when a session is logged out
- * ("jti:JTI") or all of a user's sessions end ("user:ID", logout
- * everywhere and bans); the outbox listener passes the payload here.
+ * send a notification on SESSIONS_CHANNEL: "jti:JTI" when one session is
+ * logged out, "user:ID" when all of a user's sessions end (logout
+ * everywhere, bans). The outbox listener passes the payload here.
  */
 #ifndef PUSHD_REVOKE_H
 #define PUSHD_REVOKE_H

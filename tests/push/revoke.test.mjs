@@ -49,7 +49,7 @@ test('logout closes that session only', async () => {
   assert.equal(res.status, 204, res.text);
   await closedWith(laptop, POLICY_VIOLATION);
 
-  // The other session's socket stays open and answers pings.
+  // The other session's socket stays open and replies to pings.
   phone.send({ type: 'ping' });
   const pong = await phone.next((frame) => frame.type === 'pong');
   assert.equal(pong.type, 'pong');
