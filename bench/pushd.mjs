@@ -12,17 +12,18 @@
 // 4. messages written per second through the API (wrk) with the daemon
 //    running and stopped, in alternating runs on one stack.
 //
-// The sockets are held by bench/wsload.c, an epoll client compiled here,
-// so that 10,000 sockets cost the shared two cores little. Users and
-// conversations are made in SQL and sessions are signed here with the
-// stack's secret, as the API would sign them. Prints a table with each
-// target and whether it is met.
+// bench/wsload.c, an epoll client compiled here, keeps the sockets open
+// and posts the messages of 2 and 3 on a schedule, so that the client
+// costs the shared two cores little. Users and conversations are made in
+// SQL, and sessions are signed here with the stack's secret as the API
+// signs them. Prints a table with each target and whether it is met, and
+// the share of CPU time that other processes on the machine took during
+// each measurement. BENCH_SECONDS sets the length of each wrk run.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import readline from 'node:readline';
 import { ROOT, startStack } from '../tests/lib/stack.mjs';
 
@@ -49,7 +50,6 @@ const TARGETS = {
 
 const progress = (line) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const nowNs = () => process.hrtime.bigint();
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** Returns the nearest-rank percentile p (0..100) of values. */
@@ -87,11 +87,6 @@ function cpuNs(pid) {
   return total;
 }
 
-/** Returns the 1-minute load average; other work on the machine skews every number here. */
-function loadAverage() {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-}
-
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 /** utime + stime of pid from /proc/PID/stat, in ns. */
@@ -102,6 +97,93 @@ function statCpuNs(pid) {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1e9) / CLOCK_TICKS;
+}
+
+/** Returns the pids in the stack's pid files: the roots of its process trees. */
+function stackPids(stack) {
+  const pids = [];
+  const files = ['run/redis.pid', 'run/pushd.pid', 'run/web.pid', 'run/api.pid', 'pg/postmaster.pid'];
+  for (const file of files) {
+    let text;
+    try {
+      text = readFileSync(path.join(stack.dir, file), 'utf8');
+    } catch {
+      continue; // a stopped service
+    }
+    const lines = file.endsWith('postmaster.pid') ? text.split('\n').slice(0, 1) : text.split('\n');
+    for (const line of lines) {
+      const pid = Number(line.trim().split(/\s+/)[0]);
+      if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+    }
+  }
+  return pids;
+}
+
+/**
+ * Returns CPU clock ticks used so far, in four sums. busy is the user,
+ * nice and system time of the whole machine (/proc/stat), total adds idle
+ * and the rest. ours covers the stack, this script and its children such
+ * as wsload and wrk, each with its reaped children. kernel covers the
+ * kernel threads, which also do loopback work for the stack.
+ */
+function cpuTicks(stack) {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const processes = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // The fields after the command name: state is field 3 of the line,
+    // ppid field 4, utime, stime, cutime and cstime fields 14 to 17.
+    const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(after[11]) + Number(after[12]) + Number(after[13]) + Number(after[14]);
+    processes.set(Number(name), { ppid: Number(after[1]), ticks });
+  }
+  const children = new Map();
+  for (const [pid, { ppid }] of processes) {
+    if (!children.has(ppid)) children.set(ppid, []);
+    children.get(ppid).push(pid);
+  }
+  const sumTree = (roots) => {
+    let ticks = 0;
+    const queue = roots.filter((pid) => processes.has(pid));
+    const seen = new Set(queue);
+    while (queue.length > 0) {
+      const pid = queue.pop();
+      ticks += processes.get(pid).ticks;
+      for (const child of children.get(pid) ?? []) {
+        if (!seen.has(child)) {
+          seen.add(child);
+          queue.push(child);
+        }
+      }
+    }
+    return ticks;
+  };
+  return {
+    busy: fields[0] + fields[1] + fields[2],
+    total: fields.reduce((sum, value) => sum + value, 0),
+    ours: sumTree([process.pid, ...stackPids(stack)]),
+    kernel: sumTree([2]),
+  };
+}
+
+/**
+ * Starts watching for other work on the machine. The returned function
+ * returns the share of the machine's CPU time that processes outside this
+ * benchmark used since then, which skews every number measured meanwhile.
+ */
+function watchOtherWork(stack) {
+  const before = cpuTicks(stack);
+  return () => {
+    const after = cpuTicks(stack);
+    const other = (after.busy - before.busy) - (after.ours - before.ours) - (after.kernel - before.kernel);
+    return Math.max(0, other) / Math.max(1, after.total - before.total);
+  };
 }
 
 /** Pages of TCP buffer memory the kernel has charged, from /proc/net/sockstat. */
@@ -236,15 +318,30 @@ class Wsload {
     return { received: Number(received), firstNs: BigInt(firstNs), lastNs: BigInt(lastNs) };
   }
 
-  /** Resolves to the message frames recorded since the last dump: [{ socket, ns, seq }]. */
+  /**
+   * Resolves to the message frames recorded since the last dump,
+   * records: [{ socket, ns, seq }], and the requests of the last post
+   * command, posts: [{ seq, scheduledNs, startNs, endNs, status }].
+   */
   async dump() {
     const records = [];
+    const posts = [];
     this.child.stdin.write('dump\n');
     for (;;) {
       const line = await this.nextLine();
-      if (line === 'end') return records;
-      const [, socket, ns, seq] = line.split(' ');
-      records.push({ socket: Number(socket), ns: BigInt(ns), seq: Number(seq) });
+      if (line === 'end') return { records, posts };
+      const fields = line.split(' ');
+      if (fields[0] === 'm') {
+        records.push({ socket: Number(fields[1]), ns: BigInt(fields[2]), seq: Number(fields[3]) });
+      } else {
+        posts.push({
+          seq: Number(fields[1]),
+          scheduledNs: BigInt(fields[2]),
+          startNs: BigInt(fields[3]),
+          endNs: BigInt(fields[4]),
+          status: Number(fields[5]),
+        });
+      }
     }
   }
 
@@ -350,49 +447,43 @@ function memoryPerSocket(before, after, sockets) {
   };
 }
 
-async function postMessage(baseUrl, conversation, token, body) {
-  const response = await fetch(`${baseUrl}/api/conversations/${conversation}/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', cookie: `blinkchat_session=${token}` },
-    body: JSON.stringify({ client_id: randomUUID(), body }),
-  });
-  await response.arrayBuffer();
-  if (response.status !== 201) throw new Error(`POST to conversation ${conversation} failed with HTTP ${response.status}`);
-}
-
 /**
  * Posts FANOUT_MESSAGES messages (after one that is not counted, which
  * warms the statements and the frame path) to a group whose members hold
- * `sockets` sockets and measures each.
+ * `sockets` sockets, and measures each from the moment wsload writes the
+ * POST.
  */
-async function fanout(stack, wsload, conversation, token, sockets) {
+async function fanout(stack, wsload, conversation, token, sockets, planFile) {
   const samples = [];
+  const otherWork = watchOtherWork(stack);
   for (let i = 0; i <= FANOUT_MESSAGES; i++) {
     const pid = pushdPid(stack);
+    writeFileSync(planFile, `${i} ${conversation} ${token} ${randomUUID()}\n`);
     await wsload.command('mark');
     const cpuBefore = cpuNs(pid);
     const statBefore = statCpuNs(pid);
-    const start = nowNs();
-    await postMessage(stack.baseUrl, conversation, token, `bench ${i}`);
+    const [, ok] = (await wsload.command(`post ${stack.ports.web} ${planFile} 1`)).split(' ').map(Number);
+    if (ok !== 1) throw new Error(`posting to conversation ${conversation} failed; see wsload's message above`);
     const { received, lastNs } = await wsload.wait(sockets, 10_000);
     // Lets the daemon finish the write callbacks of the last sockets.
     await sleep(50);
     const cpu = Number(cpuNs(pid) - cpuBefore);
     const statCpu = statCpuNs(pid) - statBefore;
-    await wsload.dump();
+    const { posts } = await wsload.dump();
     if (i === 0) continue;
     samples.push({
       received,
       cpuPerDeliveryUs: cpu / 1000 / Math.max(received, 1),
       statCpuNs: statCpu,
       cpuNs: cpu,
-      lastMs: received > 0 ? Number(lastNs - start) / 1e6 : Infinity,
+      lastMs: received > 0 ? Number(lastNs - posts[0].startNs) / 1e6 : Infinity,
     });
     await sleep(200);
   }
   return {
     sockets,
     samples,
+    otherShare: otherWork(),
     cpuPerDeliveryUs: median(samples.map((s) => s.cpuPerDeliveryUs)),
     lastMs: median(samples.map((s) => s.lastMs)),
     lost: samples.reduce((sum, s) => sum + (sockets - s.received), 0),
@@ -401,7 +492,7 @@ async function fanout(stack, wsload, conversation, token, sockets) {
   };
 }
 
-async function memoryAndFanout(stack, wsload, data, tokenOf, tokenFile) {
+async function memoryAndFanout(stack, wsload, data, tokenOf, tokenFile, planFile) {
   const fanToken = (i) => tokenOf(`fan${i}`);
   const socketsOf = (from, to) => {
     const tokens = [];
@@ -420,7 +511,7 @@ async function memoryAndFanout(stack, wsload, data, tokenOf, tokenFile) {
   await sleep(SETTLE_MS);
   const memory1k = memoryPerSocket(baseline, memorySample(stack), small.length);
   progress(`${small.length} sockets open: ${kib(memory1k.total)} per socket`);
-  const fanout1k = await fanout(stack, wsload, data.smallGroup, fanToken(1), small.length);
+  const fanout1k = await fanout(stack, wsload, data.smallGroup, fanToken(1), small.length, planFile);
   progress(`fan-out to ${small.length}: ${fanout1k.lastMs.toFixed(1)} ms, ${fanout1k.cpuPerDeliveryUs.toFixed(2)} µs CPU per delivery`);
 
   const rest = socketsOf(SMALL_GROUP_USERS + 1, FANOUT_USERS);
@@ -430,7 +521,7 @@ async function memoryAndFanout(stack, wsload, data, tokenOf, tokenFile) {
   await sleep(SETTLE_MS);
   const memory10k = memoryPerSocket(baseline, memorySample(stack), total);
   progress(`${total} sockets open: ${kib(memory10k.total)} per socket`);
-  const fanout10k = await fanout(stack, wsload, data.largeGroup, fanToken(1), total);
+  const fanout10k = await fanout(stack, wsload, data.largeGroup, fanToken(1), total, planFile);
   progress(`fan-out to ${total}: ${fanout10k.lastMs.toFixed(1)} ms, ${fanout10k.cpuPerDeliveryUs.toFixed(2)} µs CPU per delivery`);
 
   await wsload.command('close');
@@ -448,54 +539,33 @@ async function openChatSockets(wsload, tokenOf, tokenFile) {
 }
 
 /**
- * Posts CHAT_RATE messages per second for CHAT_SECONDS on an open-loop
- * schedule: message k goes out at k / CHAT_RATE seconds whatever the
- * earlier ones are doing, in pair k mod 1,000, its sender alternating
- * between the two members. Socket i belongs to chat(i+1).
+ * Posts CHAT_RATE messages per second for CHAT_SECONDS through wsload on
+ * an open-loop schedule: message k is due at k / CHAT_RATE seconds
+ * whatever the earlier ones are doing. It goes to pair k mod 1,000, and
+ * its sender alternates between the two members. Socket i belongs to
+ * chat(i+1). Latency runs from the moment wsload writes the POST to the
+ * moment the recipient's socket reads the frame.
  */
-async function chatWorkload(stack, wsload, data, tokenOf) {
+async function chatWorkload(stack, wsload, data, tokenOf, planFile) {
   const total = CHAT_RATE * CHAT_SECONDS;
-  const sent = [];
-  const pending = [];
+  const plan = [];
+  const lines = [];
+  for (let k = 0; k < total; k++) {
+    const pair = k % CHAT_PAIRS;
+    const firstSends = Math.floor(k / CHAT_PAIRS) % 2 === 0;
+    const sender = firstSends ? 2 * pair + 1 : 2 * pair + 2;
+    plan.push({ recipientSocket: firstSends ? 2 * pair + 1 : 2 * pair, senderSocket: sender - 1 });
+    lines.push(`${k} ${data.pairs[pair]} ${tokenOf(`chat${sender}`)} ${randomUUID()}`);
+  }
+  writeFileSync(planFile, `${lines.join('\n')}\n`);
   await wsload.command('mark');
   await wsload.dump();
 
-  // Delays of this script's own event loop, which would delay the POSTs
-  // and inflate the latencies measured from them.
-  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-  loopDelay.enable();
-  const start = nowNs();
-  let next = 0;
-  let maxLagMs = 0;
-  while (next < total) {
-    const elapsed = Number(nowNs() - start);
-    const due = Math.min(total, Math.floor((elapsed * CHAT_RATE) / 1e9) + 1);
-    for (; next < due; next++) {
-      const k = next;
-      const pair = k % CHAT_PAIRS;
-      const firstSends = Math.floor(k / CHAT_PAIRS) % 2 === 0;
-      const sender = firstSends ? 2 * pair + 1 : 2 * pair + 2;
-      const recipientSocket = firstSends ? 2 * pair + 1 : 2 * pair;
-      const scheduledNs = start + BigInt(Math.round((k * 1e9) / CHAT_RATE));
-      const postNs = nowNs();
-      maxLagMs = Math.max(maxLagMs, Number(postNs - scheduledNs) / 1e6);
-      const entry = { k, recipientSocket, senderSocket: sender - 1, postNs, status: 0, responseMs: 0 };
-      sent.push(entry);
-      pending.push(postMessage(stack.baseUrl, data.pairs[pair], tokenOf(`chat${sender}`), `bench ${k}`)
-        .then(() => {
-          entry.status = 201;
-          entry.responseMs = Number(nowNs() - postNs) / 1e6;
-        }, (error) => {
-          entry.error = error.message;
-        }));
-    }
-    await sleep(1);
-  }
-  await Promise.all(pending);
-  loopDelay.disable();
-  const created = sent.filter((entry) => entry.status === 201).length;
-  await wsload.wait(2 * created, 15_000);
-  const records = await wsload.dump();
+  const otherWork = watchOtherWork(stack);
+  const [, ok] = (await wsload.command(`post ${stack.ports.web} ${planFile} ${CHAT_RATE}`)).split(' ').map(Number);
+  await wsload.wait(2 * ok, 15_000);
+  const otherShare = otherWork();
+  const { records, posts } = await wsload.dump();
 
   const receipts = new Map(); // "socket seq" -> ns of the first receipt
   let duplicates = 0;
@@ -505,27 +575,35 @@ async function chatWorkload(stack, wsload, data, tokenOf) {
     else receipts.set(key, record.ns);
   }
   const latencies = [];
+  const responses = [];
+  const lags = [];
   let lost = 0;
   let echoesLost = 0;
-  for (const entry of sent) {
-    if (entry.status !== 201) continue;
-    const received = receipts.get(`${entry.recipientSocket} ${entry.k}`);
+  const failedStatuses = [];
+  for (const post of posts) {
+    const { recipientSocket, senderSocket } = plan[post.seq];
+    lags.push(Number(post.startNs - post.scheduledNs) / 1e6);
+    if (post.status !== 201) {
+      failedStatuses.push(post.status);
+      continue;
+    }
+    responses.push(Number(post.endNs - post.startNs) / 1e6);
+    const received = receipts.get(`${recipientSocket} ${post.seq}`);
     if (received === undefined) lost += 1;
-    else latencies.push(Number(received - entry.postNs) / 1e6);
-    if (!receipts.has(`${entry.senderSocket} ${entry.k}`)) echoesLost += 1;
+    else latencies.push(Number(received - post.startNs) / 1e6);
+    if (!receipts.has(`${senderSocket} ${post.seq}`)) echoesLost += 1;
   }
-  const responses = sent.filter((entry) => entry.status === 201).map((entry) => entry.responseMs);
   return {
     total,
-    created,
-    failedPosts: total - created,
-    firstError: sent.find((entry) => entry.error)?.error,
+    created: responses.length,
+    failedPosts: total - responses.length,
+    failedStatuses: [...new Set(failedStatuses)],
     lost,
     echoesLost,
     duplicates,
-    maxLagMs,
-    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
-    loopDelayMaxMs: loopDelay.max / 1e6,
+    lagP99: percentile(lags, 99),
+    lagMax: percentile(lags, 100),
+    otherShare,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: percentile(latencies, 100),
@@ -577,7 +655,9 @@ async function writeThroughput(stack, wsload, data, tokenOf, tokenFile, pairsFil
   const measure = async (seconds) => {
     await wsload.command('mark');
     const before = await messageCount(stack);
+    const otherWork = watchOtherWork(stack);
     const { rate, requests } = wrk(stack, pairsFile, ++run, seconds);
+    const otherShare = otherWork();
     const written = (await messageCount(stack)) - before;
     // wrk counts only completed requests; up to one per connection is
     // still in flight when it stops, and is written too.
@@ -590,7 +670,7 @@ async function writeThroughput(stack, wsload, data, tokenOf, tokenFile, pairsFil
       deliveryCheck.expected += 2 * written;
       deliveryCheck.received += received;
     }
-    return rate;
+    return { rate, otherShare };
   };
 
   // Not counted: fills PostgreSQL's caches and plans.
@@ -618,19 +698,22 @@ async function writeThroughput(stack, wsload, data, tokenOf, tokenFile, pairsFil
         socketsOpen = true;
       }
       await sleep(1000);
-      const rate = await measure(WRITE_SECONDS);
-      progress(`writes/s with pushd ${mode}: ${rate.toFixed(0)}`);
-      results[mode].push(rate);
+      const result = await measure(WRITE_SECONDS);
+      progress(`writes/s with pushd ${mode}: ${result.rate.toFixed(0)}`);
+      results[mode].push(result);
     }
   }
   if (!pushdRunning) await stack.startService('pushd');
-  const medians = Object.fromEntries(modes.map((mode) => [mode, median(results[mode])]));
+  const medians = Object.fromEntries(modes.map((mode) => [mode, median(results[mode].map((r) => r.rate))]));
   return { results, medians, deliveryCheck };
 }
 
 // ---- the report -------------------------------------------------------------------
 
 const kib = (bytes) => `${(bytes / 1024).toFixed(2)} KiB`;
+const percent = (share) => `${(share * 100).toFixed(1)} %`;
+// Above this share of the CPU used by other processes, the report warns.
+const OTHER_WORK_WARNING = 0.05;
 
 function printReport(build, r) {
   const rows = [];
@@ -658,10 +741,16 @@ function printReport(build, r) {
 
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((cells) => cells[i].length), ['measure', 'result', 'target', 'met'][i].length));
   const format = (cells) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
-  console.log(`blinkchat-pushd benchmark, binaries in ${build}/, ${os.cpus().length} CPUs, `
-    + `${new Date().toISOString().slice(0, 10)}, 1-minute load average ${r.loadBefore} at the start`);
+  console.log(`blinkchat-pushd benchmark, binaries in ${build}/, ${os.cpus().length} CPUs, ${new Date().toISOString().slice(0, 10)}`);
   console.log(format(['measure', 'result', 'target', 'met']));
   for (const cells of rows) console.log(format(cells));
+  const shares = [r.fanout1k.otherShare, r.fanout10k.otherShare, r.chat.otherShare,
+    ...Object.values(r.writes.results).flat().map((v) => v.otherShare)];
+  const worst = Math.max(...shares);
+  if (worst > OTHER_WORK_WARNING) {
+    console.log(`WARNING: processes outside this benchmark used up to ${percent(worst)} of the CPU `
+      + 'during a measurement, so some numbers are skewed; see the details.');
+  }
 
   console.log('\nDetails');
   for (const m of [r.memory1k, r.memory10k]) {
@@ -674,16 +763,19 @@ function printReport(build, r) {
     console.log(`  fan-out to ${f.sockets}: per message CPU µs/delivery `
       + `${f.samples.map((s) => s.cpuPerDeliveryUs.toFixed(2)).join(', ')}; last socket ms `
       + `${f.samples.map((s) => s.lastMs.toFixed(1)).join(', ')}; frames missing ${f.lost}; `
-      + `/proc/PID/stat over all ${FANOUT_MESSAGES}: ${f.statCpuPerDeliveryUs.toFixed(2)} µs/delivery (10 ms ticks)`);
+      + `/proc/PID/stat over all ${FANOUT_MESSAGES}: ${f.statCpuPerDeliveryUs.toFixed(2)} µs/delivery (10 ms ticks); `
+      + `other processes' CPU share ${percent(f.otherShare)}`);
   }
   const c = r.chat;
-  console.log(`  chat: ${c.created} of ${c.total} POSTs returned 201${c.firstError ? ` (first error: ${c.firstError})` : ''}; `
+  console.log(`  chat: ${c.created} of ${c.total} POSTs returned 201${c.failedPosts ? ` (other statuses: ${c.failedStatuses.join(', ')})` : ''}; `
     + `recipient max ${c.max.toFixed(2)} ms; lost ${c.lost}, sender echoes lost ${c.echoesLost}, duplicates ${c.duplicates}; `
     + `POST response p50 ${c.responseP50.toFixed(2)} ms p99 ${c.responseP99.toFixed(2)} ms; `
-    + `latest POST start behind schedule ${c.maxLagMs.toFixed(1)} ms; `
-    + `event loop delay of this script p99 ${c.loopDelayP99Ms.toFixed(2)} ms, max ${c.loopDelayMaxMs.toFixed(2)} ms`);
+    + `POST start behind schedule p99 ${c.lagP99.toFixed(2)} ms, max ${c.lagMax.toFixed(2)} ms; `
+    + `other processes' CPU share ${percent(c.otherShare)}`);
   for (const mode of ['sockets', 'idle', 'stopped']) {
-    console.log(`  writes/s, pushd ${mode}: median ${w[mode].toFixed(0)} (runs ${r.writes.results[mode].map((v) => v.toFixed(0)).join(', ')})`);
+    const runs = r.writes.results[mode];
+    console.log(`  writes/s, pushd ${mode}: median ${w[mode].toFixed(0)} (runs ${runs.map((v) => v.rate.toFixed(0)).join(', ')}; `
+      + `other processes' CPU share ${runs.map((v) => percent(v.otherShare)).join(', ')})`);
   }
   const d = r.writes.deliveryCheck;
   console.log(`  frames received during the write runs with sockets: ${d.received} of ${d.expected}`);
@@ -692,7 +784,6 @@ function printReport(build, r) {
 
 // ---- main ----------------------------------------------------------------------------
 
-const loadBefore = loadAverage();
 const build = process.env.BLINKCHAT_TEST_BUILD || 'build';
 process.env.BLINKCHAT_TEST_BUILD = build;
 const wsloadBinary = buildWsload();
@@ -713,17 +804,18 @@ try {
   };
   const tokenFile = path.join(stack.dir, 'bench-tokens.txt');
   const pairsFile = path.join(stack.dir, 'bench-pairs.txt');
+  const planFile = path.join(stack.dir, 'bench-posts.txt');
   wsload = new Wsload(wsloadBinary, stack.ports.pushd);
 
-  const fan = await memoryAndFanout(stack, wsload, data, tokenOf, tokenFile);
+  const fan = await memoryAndFanout(stack, wsload, data, tokenOf, tokenFile, planFile);
   await openChatSockets(wsload, tokenOf, tokenFile);
   await sleep(SETTLE_MS);
   progress(`chat workload: ${CHAT_RATE} messages/s for ${CHAT_SECONDS} s`);
-  const chat = await chatWorkload(stack, wsload, data, tokenOf);
+  const chat = await chatWorkload(stack, wsload, data, tokenOf, planFile);
   progress(`chat workload: p50 ${chat.p50.toFixed(2)} ms, p99 ${chat.p99.toFixed(2)} ms, lost ${chat.lost}`);
   const writes = await writeThroughput(stack, wsload, data, tokenOf, tokenFile, pairsFile);
   const clientStats = await wsload.stats();
-  printReport(build, { ...fan, chat, writes, clientStats, loadBefore });
+  printReport(build, { ...fan, chat, writes, clientStats });
 } finally {
   if (wsload) await wsload.quit();
   await stack.stop();

@@ -23,6 +23,8 @@ fi
 ulimit -n "$wanted"
 
 export BLINKCHAT_TEST_BUILD="${BLINKCHAT_TEST_BUILD:-build}"
+# Other work on the machine skews every number, so say how busy it was.
+echo "load average before the benchmarks: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== bench/cache.mjs"
 node bench/cache.mjs
 echo

@@ -1,10 +1,10 @@
 /*
- * wsload: the WebSocket client side of bench/pushd.mjs. It keeps
- * thousands of sockets to blinkchat-pushd open on one epoll loop and records
- * the CLOCK_MONOTONIC time at which each message frame arrives, so that
- * the benchmark measures the daemon and not a JavaScript client that
- * shares the same two cores. Node's process.hrtime() reads the same clock,
- * so the script can subtract its own timestamps from these.
+ * wsload: the client side of bench/pushd.mjs. It keeps thousands of
+ * WebSocket sockets to blinkchat-pushd open on one epoll loop and records
+ * the CLOCK_MONOTONIC time at which each message frame arrives. It also
+ * posts messages through the API at a steady rate. Being small C, it lets
+ * the benchmark measure the server rather than a JavaScript client that
+ * shares the same two cores.
  *
  *   wsload HOST PORT
  *
@@ -18,13 +18,21 @@
  *                rejected with 503 is tried again a second later.
  *                Reply: "opened LIVE FAILED" once every socket is live or
  *                has failed.
+ *   post WEB_PORT FILE RATE
+ *                posts one message per line "SEQ CONVERSATION_ID TOKEN
+ *                CLIENT_ID" of FILE to the API on WEB_PORT, with the body
+ *                "bench SEQ", RATE messages per second on an open-loop
+ *                schedule over keep-alive connections. Reply: "posted OK
+ *                FAILED" once every request has a response or has failed.
  *   mark         restarts the message count: "marked"
  *   wait N MS    waits until N message frames have arrived since mark, or
  *                MS milliseconds: "received COUNT FIRST_NS LAST_NS"
  *   dump         one line "m SOCKET NS SEQ" per message frame since the
  *                last dump (SOCKET counts from 0 in open order, SEQ is the
- *                number after "bench " in the message body, or -1), then
- *                "end"
+ *                number after "bench " in the message body, or -1), one
+ *                line "p SEQ SCHEDULED_NS START_NS END_NS STATUS" per
+ *                message of the last post command (STATUS 0 when the
+ *                connection failed), then "end"
  *   close        closes every socket with a TCP reset, so no TIME_WAIT
  *                state holds a local port afterwards: "closed N"
  *   stats        "sockets N live N server_closed N errors N other_frames N"
@@ -44,9 +52,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,10 +75,20 @@
 #define MAX_EVENTS 1024
 #define MAX_LOGGED_FAILURES 5
 /* An upgrade rejected with 503 (the daemon is starting) is tried again
- * after the one second its Retry-After header asks for, up to this many
+ * after the one second its Retry-After header requests, up to this many
  * times. */
 #define MAX_ATTEMPTS 10
 #define RETRY_DELAY_NS 1000000000LL
+/* Keep-alive connections of the post command: the number opened before
+ * its schedule starts, and the maximum. */
+#define HTTP_WARM_CONNS 16
+#define MAX_HTTP_CONNS 64
+/* Requests still open this long after the last one was due have failed. */
+#define POST_TIMEOUT_NS (30LL * 1000000000LL)
+
+/* The first member of everything registered with epoll. It identifies
+ * what an event's data.ptr points to. */
+enum endpoint_kind { ENDPOINT_STDIN = 1, ENDPOINT_WEBSOCKET, ENDPOINT_HTTP, ENDPOINT_TIMER };
 
 enum conn_state {
     CONN_CONNECTING,
@@ -82,6 +102,7 @@ enum conn_state {
 };
 
 struct conn {
+    enum endpoint_kind kind; /* ENDPOINT_WEBSOCKET */
     int fd;
     enum conn_state state;
     size_t index;
@@ -591,6 +612,344 @@ static void check_connects(long long t)
     }
 }
 
+/* ---- paced POSTs ----------------------------------------------------------
+ *
+ * The post command sends messages through the API at a fixed rate on an
+ * open-loop schedule: message i is due at start + i / rate, whatever the
+ * earlier ones are doing. It goes out on the first idle keep-alive
+ * connection, or on a new one. A timerfd wakes the loop at each due time.
+ */
+
+enum http_state { HTTP_CONNECTING, HTTP_IDLE, HTTP_BUSY, HTTP_CLOSED };
+
+struct http_conn {
+    enum endpoint_kind kind; /* ENDPOINT_HTTP; first, see endpoint_kind */
+    int fd;
+    enum http_state state;
+    size_t post; /* index of the request in flight when HTTP_BUSY */
+    unsigned char *buf;
+    size_t len, cap;
+};
+
+struct post {
+    long long seq;
+    char *path;
+    char *token;
+    char client_id[37];
+    long long scheduled_ns, start_ns, end_ns;
+    int status; /* HTTP status, 0 when the connection failed */
+};
+
+static struct sockaddr_in web_server;
+static int timer_fd = -1;
+static enum endpoint_kind timer_kind = ENDPOINT_TIMER;
+
+static struct http_conn http_conns[MAX_HTTP_CONNS];
+static size_t http_conn_count;
+
+static int posting;
+static struct post *posts;
+static size_t post_count, post_due, post_sent, post_done, post_ok;
+/* 0 until the HTTP_WARM_CONNS first connections are open. */
+static long long post_start_ns;
+static long long post_interval_ns, post_deadline_ns;
+static size_t warm_connecting;
+
+static long long scheduled_ns(size_t i)
+{
+    return post_start_ns + (long long)i * post_interval_ns;
+}
+
+static void arm_timer(void)
+{
+    struct itimerspec at;
+    long long due;
+
+    memset(&at, 0, sizeof(at));
+    if (post_due < post_count) {
+        due = scheduled_ns(post_due);
+        at.it_value.tv_sec = due / 1000000000LL;
+        at.it_value.tv_nsec = due % 1000000000LL;
+    }
+    if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &at, NULL) != 0)
+        die("timerfd_settime: %s", strerror(errno));
+}
+
+static void start_schedule(void)
+{
+    post_start_ns = now_ns();
+    post_deadline_ns = scheduled_ns(post_count) + POST_TIMEOUT_NS;
+    arm_timer();
+}
+
+static void http_close(struct http_conn *h)
+{
+    if (h->fd >= 0)
+        close(h->fd);
+    h->fd = -1;
+    h->state = HTTP_CLOSED;
+    h->len = 0;
+}
+
+static void finish_post(struct post *p, int status, long long t)
+{
+    p->status = status;
+    p->end_ns = t;
+    post_done++;
+    if (status >= 200 && status < 300)
+        post_ok++;
+    else if (failures_logged < MAX_LOGGED_FAILURES) {
+        fprintf(stderr, "wsload: POST %s failed with %s%d\n", p->path,
+                status == 0 ? "a broken connection " : "HTTP ", status);
+        failures_logged++;
+    }
+}
+
+static void http_open(struct http_conn *h)
+{
+    struct epoll_event event = {.events = EPOLLOUT, .data.ptr = h};
+
+    h->kind = ENDPOINT_HTTP;
+    h->len = 0;
+    h->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (h->fd < 0)
+        die("socket: %s", strerror(errno));
+    if (connect(h->fd, (struct sockaddr *)&web_server, sizeof(web_server)) != 0 &&
+        errno != EINPROGRESS)
+        die("connecting to the web server: %s", strerror(errno));
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, h->fd, &event) != 0)
+        die("epoll_ctl: %s", strerror(errno));
+    h->state = HTTP_CONNECTING;
+}
+
+static void http_send(struct http_conn *h, size_t index, long long t)
+{
+    struct post *p = &posts[index];
+    char body[128], request[4096];
+    int body_len, len;
+    ssize_t n;
+
+    body_len = snprintf(body, sizeof(body), "{\"client_id\":\"%s\",\"body\":\"bench %lld\"}",
+                        p->client_id, p->seq);
+    len = snprintf(request, sizeof(request),
+                   "POST %s HTTP/1.1\r\n"
+                   "Host: %s:%d\r\n"
+                   "Content-Type: application/json\r\n"
+                   "Cookie: blinkchat_session=%s\r\n"
+                   "Content-Length: %d\r\n"
+                   "\r\n"
+                   "%s",
+                   p->path, host, ntohs(web_server.sin_port), p->token, body_len, body);
+    if (len < 0 || len >= (int)sizeof(request))
+        die("request for %s over %zu bytes", p->path, sizeof(request));
+    p->start_ns = t;
+    n = write(h->fd, request, (size_t)len);
+    if (n != len) {
+        finish_post(p, 0, now_ns());
+        http_close(h);
+        return;
+    }
+    h->state = HTTP_BUSY;
+    h->post = index;
+}
+
+/* Sends every due message that has an idle connection, and opens more
+ * connections while messages wait for one. */
+static void send_due_posts(void)
+{
+    size_t connecting_now = 0;
+
+    if (!posting)
+        return;
+    for (size_t i = 0; i < http_conn_count && post_sent < post_due; i++) {
+        struct http_conn *h = &http_conns[i];
+
+        if (h->state == HTTP_CLOSED)
+            http_open(h);
+        if (h->state == HTTP_IDLE)
+            http_send(h, post_sent++, now_ns());
+        else if (h->state == HTTP_CONNECTING)
+            connecting_now++;
+    }
+    while (post_sent + connecting_now < post_due && http_conn_count < MAX_HTTP_CONNS) {
+        http_open(&http_conns[http_conn_count++]);
+        connecting_now++;
+    }
+}
+
+static void on_timer(void)
+{
+    uint64_t expirations;
+    long long t = now_ns();
+
+    if (read(timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+        die("reading the timerfd: %s", strerror(errno));
+    while (post_due < post_count && scheduled_ns(post_due) <= t)
+        post_due++;
+    send_due_posts();
+    arm_timer();
+}
+
+/* Returns the value of header `name` in an HTTP response head, or NULL. */
+static const char *find_header(const char *head, size_t head_len, const char *name)
+{
+    size_t name_len = strlen(name);
+
+    for (const char *line = memchr(head, '\n', head_len); line != NULL;) {
+        size_t left;
+
+        line++;
+        left = head_len - (size_t)(line - head);
+        if (left > name_len + 1 && strncasecmp(line, name, name_len) == 0 &&
+            line[name_len] == ':')
+            return line + name_len + 1;
+        line = memchr(line, '\n', left);
+    }
+    return NULL;
+}
+
+/* Returns 1 when the buffer contains a complete response, and sets
+ * *status and *keep_alive. A chunked body is complete when the buffer ends
+ * with the last chunk, "0\r\n\r\n". The API's JSON bodies contain no raw
+ * line breaks, so no earlier point of a body looks like that. */
+static int response_complete(struct http_conn *h, int *status, int *keep_alive)
+{
+    char *text = (char *)h->buf;
+    char *end = NULL;
+    size_t head_len;
+    const char *value;
+
+    for (size_t i = 0; i + 4 <= h->len; i++) {
+        if (memcmp(text + i, "\r\n\r\n", 4) == 0) {
+            end = text + i + 4;
+            break;
+        }
+    }
+    if (end == NULL || h->len < 12)
+        return 0;
+    head_len = (size_t)(end - text);
+    *status = atoi(text + 9);
+    value = find_header(text, head_len, "Connection");
+    *keep_alive = !(value != NULL && strncasecmp(value + strspn(value, " "), "close", 5) == 0);
+    if ((value = find_header(text, head_len, "Content-Length")) != NULL)
+        return h->len >= head_len + strtoul(value, NULL, 10);
+    if ((value = find_header(text, head_len, "Transfer-Encoding")) != NULL)
+        return h->len >= head_len + 5 && memcmp(text + h->len - 5, "0\r\n\r\n", 5) == 0;
+    return *status == 204 || *status == 304;
+}
+
+static void on_http_event(struct http_conn *h, uint32_t events)
+{
+    struct epoll_event event = {.events = EPOLLIN, .data.ptr = h};
+    int status, keep_alive;
+
+    if (h->state == HTTP_CONNECTING) {
+        int error = 0;
+        socklen_t size = sizeof(error);
+
+        if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0 || error != 0)
+            die("connecting to the web server: %s", strerror(error != 0 ? error : errno));
+        if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, h->fd, &event) != 0)
+            die("epoll_ctl: %s", strerror(errno));
+        h->state = HTTP_IDLE;
+        if (post_start_ns == 0 && --warm_connecting == 0)
+            start_schedule();
+        send_due_posts();
+        return;
+    }
+    if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        return;
+    for (;;) {
+        ssize_t n;
+
+        if (h->cap - h->len < READ_CHUNK) {
+            h->cap = h->cap ? h->cap * 2 : READ_CHUNK * 2;
+            h->buf = xrealloc(h->buf, h->cap);
+        }
+        n = read(h->fd, h->buf + h->len, h->cap - h->len - 1);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            if (h->state == HTTP_BUSY)
+                finish_post(&posts[h->post], 0, now_ns());
+            http_close(h);
+            send_due_posts();
+            return;
+        }
+        h->len += (size_t)n;
+        h->buf[h->len] = '\0';
+        if (h->state == HTTP_BUSY && response_complete(h, &status, &keep_alive)) {
+            finish_post(&posts[h->post], status, now_ns());
+            h->len = 0;
+            h->state = HTTP_IDLE;
+            if (!keep_alive)
+                http_close(h);
+            send_due_posts();
+            return;
+        }
+    }
+}
+
+static void finish_post_command_if_done(long long t)
+{
+    if (!posting || post_start_ns == 0 || (post_done < post_count && t < post_deadline_ns))
+        return;
+    for (size_t i = 0; i < http_conn_count; i++) {
+        if (http_conns[i].state == HTTP_BUSY)
+            finish_post(&posts[http_conns[i].post], 0, t);
+        http_close(&http_conns[i]);
+    }
+    post_done = post_count;
+    posting = 0;
+    post_due = post_count;
+    arm_timer();
+    reply("posted %zu %zu", post_ok, post_count - post_ok);
+}
+
+/* Reads "SEQ CONVERSATION_ID TOKEN CLIENT_ID" lines and opens the first
+ * connections; the schedule starts once they are open. */
+static void command_post(int web_port, const char *path, double rate)
+{
+    FILE *file = fopen(path, "r");
+    char line[4096];
+
+    if (file == NULL)
+        die("cannot open the post file %s: %s", path, strerror(errno));
+    if (rate <= 0 || web_port <= 0 || web_port > 65535)
+        die("post needs a web port and a rate above 0");
+    post_count = post_due = post_sent = post_done = post_ok = 0;
+    while (fgets(line, sizeof(line), file) != NULL) {
+        struct post *p;
+        long long seq, conversation;
+        char token[3072], client_id[64];
+
+        if (sscanf(line, "%lld %lld %3071s %63s", &seq, &conversation, token, client_id) != 4)
+            continue;
+        if (strlen(client_id) != 36)
+            die("client_id %s is not a UUID", client_id);
+        posts = xrealloc(posts, (post_count + 1) * sizeof(*posts));
+        p = &posts[post_count++];
+        memset(p, 0, sizeof(*p));
+        p->seq = seq;
+        memcpy(p->client_id, client_id, 37);
+        p->path = malloc(64);
+        p->token = strdup(token);
+        if (p->path == NULL || p->token == NULL)
+            die("out of memory reading %s", path);
+        snprintf(p->path, 64, "/api/conversations/%lld/messages", conversation);
+    }
+    fclose(file);
+
+    web_server = server;
+    web_server.sin_port = htons((uint16_t)web_port);
+    for (http_conn_count = 0; http_conn_count < HTTP_WARM_CONNS; http_conn_count++)
+        http_open(&http_conns[http_conn_count]);
+    warm_connecting = HTTP_WARM_CONNS;
+    post_interval_ns = (long long)(1e9 / rate);
+    post_start_ns = 0;
+    posting = 1;
+}
+
 /* ---- commands ------------------------------------------------------------ */
 
 static void command_open(const char *path)
@@ -615,6 +974,7 @@ static void command_open(const char *path)
         c = calloc(1, sizeof(*c));
         if (c == NULL || (c->token = strdup(line)) == NULL)
             die("out of memory reading %s", path);
+        c->kind = ENDPOINT_WEBSOCKET;
         c->fd = -1;
         c->index = conn_count;
         conns[conn_count++] = c;
@@ -645,6 +1005,15 @@ static void command_dump(void)
     for (size_t i = 0; i < record_count; i++)
         printf("m %zu %lld %lld\n", records[i].socket, records[i].ns, records[i].seq);
     record_count = 0;
+    for (size_t i = 0; i < post_count; i++) {
+        struct post *p = &posts[i];
+
+        printf("p %lld %lld %lld %lld %d\n", p->seq, scheduled_ns(i), p->start_ns,
+               p->end_ns, p->status);
+        free(p->path);
+        free(p->token);
+    }
+    post_count = 0;
     reply("end");
 }
 
@@ -661,6 +1030,8 @@ static int run_command(char *line)
 {
     char argument[4096];
     long long count, ms;
+    int web_port;
+    double rate;
 
     if (sscanf(line, "open %4095s", argument) == 1) {
         command_open(argument);
@@ -672,6 +1043,8 @@ static int run_command(char *line)
         wait_target = count;
         wait_deadline_ns = now_ns() + ms * 1000000LL;
         finish_wait_if_done(now_ns());
+    } else if (sscanf(line, "post %d %4095s %lf", &web_port, argument, &rate) == 3) {
+        command_post(web_port, argument, rate);
     } else if (strcmp(line, "dump") == 0) {
         command_dump();
     } else if (strcmp(line, "close") == 0) {
@@ -688,10 +1061,10 @@ static int run_command(char *line)
 }
 
 /* Runs the complete command lines read so far, one at a time: a command
- * waits until a running open or wait has replied. Returns 1 on quit. */
+ * waits until a running open, post or wait has replied. Returns 1 on quit. */
 static int run_pending_commands(void)
 {
-    while (!opening && !waiting) {
+    while (!opening && !waiting && !posting) {
         char *newline = memchr(stdin_buf, '\n', stdin_len);
         size_t used;
 
@@ -736,7 +1109,9 @@ static void raise_fd_limit(void)
 int main(int argc, char **argv)
 {
     struct epoll_event events[MAX_EVENTS];
-    struct epoll_event stdin_event = {.events = EPOLLIN, .data.ptr = NULL};
+    static enum endpoint_kind stdin_kind = ENDPOINT_STDIN;
+    struct epoll_event stdin_event = {.events = EPOLLIN, .data.ptr = &stdin_kind};
+    struct epoll_event timer_event = {.events = EPOLLIN, .data.ptr = &timer_kind};
 
     if (argc != 3)
         die("usage: wsload HOST PORT (commands on standard input)");
@@ -749,7 +1124,10 @@ int main(int argc, char **argv)
         die("invalid address %s:%s; give an IPv4 address and a port", argv[1], argv[2]);
     raise_fd_limit();
     epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, STDIN_FILENO, &stdin_event) != 0)
+    timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (epoll_fd < 0 || timer_fd < 0 ||
+        epoll_ctl(epoll_fd, EPOLL_CTL_ADD, STDIN_FILENO, &stdin_event) != 0 ||
+        epoll_ctl(epoll_fd, EPOLL_CTL_ADD, timer_fd, &timer_event) != 0)
         die("epoll: %s", strerror(errno));
 
     for (;;) {
@@ -766,9 +1144,15 @@ int main(int argc, char **argv)
         if (n < 0 && errno != EINTR)
             die("epoll_wait: %s", strerror(errno));
         for (int i = 0; i < n; i++) {
-            if (events[i].data.ptr == NULL) {
+            enum endpoint_kind *kind = events[i].data.ptr;
+
+            if (*kind == ENDPOINT_STDIN) {
                 if (read_stdin())
                     return 0;
+            } else if (*kind == ENDPOINT_TIMER) {
+                on_timer();
+            } else if (*kind == ENDPOINT_HTTP) {
+                on_http_event(events[i].data.ptr, events[i].events);
             } else {
                 on_socket_event(events[i].data.ptr, events[i].events);
             }
@@ -777,6 +1161,7 @@ int main(int argc, char **argv)
         check_connects(t);
         start_more_connects();
         finish_wait_if_done(t);
+        finish_post_command_if_done(t);
         if (run_pending_commands())
             return 0;
     }
