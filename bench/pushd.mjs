@@ -717,19 +717,23 @@ const OTHER_WORK_WARNING = 0.05;
 
 function printReport(build, r) {
   const rows = [];
-  const row = (name, value, target, met) => rows.push([name, value, target, met ? 'yes' : 'NO']);
+  // met is undefined for a number reported without a target.
+  const row = (name, value, target, met) => rows.push([name, value, target, met === undefined ? '-' : met ? 'yes' : 'NO']);
   for (const m of [r.memory1k, r.memory10k]) {
     row(`memory per idle socket, ${m.sockets.toLocaleString('en')} sockets`, kib(m.total),
       `<= ${kib(TARGETS.bytesPerSocket)}`, m.total <= TARGETS.bytesPerSocket);
   }
   for (const f of [r.fanout1k, r.fanout10k]) {
     row(`CPU per delivery, 1 message to ${f.sockets.toLocaleString('en')}`, `${f.cpuPerDeliveryUs.toFixed(2)} µs`,
-      `<= ${TARGETS.cpuPerDeliveryUs} µs`, f.cpuPerDeliveryUs <= TARGETS.cpuPerDeliveryUs && f.lost === 0);
+      `<= ${TARGETS.cpuPerDeliveryUs} µs`, f.cpuPerDeliveryUs <= TARGETS.cpuPerDeliveryUs);
   }
-  row('POST to last socket, 1,000 sockets', `${r.fanout1k.lastMs.toFixed(1)} ms`, '(none)', r.fanout1k.lost === 0);
+  row('POST to last socket, 1,000 sockets', `${r.fanout1k.lastMs.toFixed(1)} ms`, '-');
   row('POST to last socket, 10,000 sockets', `${r.fanout10k.lastMs.toFixed(1)} ms`, `<= ${TARGETS.fanout10kMs} ms`,
-    r.fanout10k.lastMs <= TARGETS.fanout10kMs && r.fanout10k.lost === 0);
-  row(`chat ${CHAT_RATE}/s, POST to recipient p50`, `${r.chat.p50.toFixed(2)} ms`, '(none)', true);
+    r.fanout10k.lastMs <= TARGETS.fanout10kMs);
+  const fanoutFrames = FANOUT_MESSAGES * (r.fanout1k.sockets + r.fanout10k.sockets);
+  row('fan-out frames missing', `${r.fanout1k.lost + r.fanout10k.lost} of ${fanoutFrames}`, '0',
+    r.fanout1k.lost + r.fanout10k.lost === 0);
+  row(`chat ${CHAT_RATE}/s, POST to recipient p50`, `${r.chat.p50.toFixed(2)} ms`, '-');
   row(`chat ${CHAT_RATE}/s, POST to recipient p99`, `${r.chat.p99.toFixed(2)} ms`, `<= ${TARGETS.chatP99Ms} ms`,
     r.chat.p99 <= TARGETS.chatP99Ms);
   row('chat messages lost', `${r.chat.lost} of ${r.chat.created}`, '0', r.chat.lost === 0 && r.chat.failedPosts === 0);
@@ -738,6 +742,9 @@ function printReport(build, r) {
     `>= ${TARGETS.writeRatio * 100} %`, w.sockets / w.stopped >= TARGETS.writeRatio);
   row('writes/s, pushd with no socket / stopped', `${(w.idle / w.stopped * 100).toFixed(1)} %`,
     `>= ${TARGETS.writeRatio * 100} %`, w.idle / w.stopped >= TARGETS.writeRatio);
+  const d = r.writes.deliveryCheck;
+  row('write runs with sockets, frames missing', `${d.expected - d.received} of ${d.expected}`, '0',
+    d.received === d.expected);
 
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((cells) => cells[i].length), ['measure', 'result', 'target', 'met'][i].length));
   const format = (cells) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
@@ -777,8 +784,6 @@ function printReport(build, r) {
     console.log(`  writes/s, pushd ${mode}: median ${w[mode].toFixed(0)} (runs ${runs.map((v) => v.rate.toFixed(0)).join(', ')}; `
       + `other processes' CPU share ${runs.map((v) => percent(v.otherShare)).join(', ')})`);
   }
-  const d = r.writes.deliveryCheck;
-  console.log(`  frames received during the write runs with sockets: ${d.received} of ${d.expected}`);
   console.log(`  wsload: ${r.clientStats.errors} socket errors in the whole run`);
 }
 
