@@ -118,6 +118,8 @@ export class Receiver {
     this.stopped = false;
     this.ws = null;
     this.waiters = [];
+    this.ignored = [];
+    this.serial = 0;
   }
 
   /** Connects and resolves after the first hello. */
@@ -131,13 +133,16 @@ export class Receiver {
     if (this.stopped) return;
     const headers = { origin: this.client.origin, cookie: this.client.cookieHeader(), ...this.headers };
     const ws = new WebSocket(this.url, { headers, handshakeTimeout: 5000 });
+    ws.serial = ++this.serial;
     this.ws = ws;
     ws.on('open', () => {
       if (this.lastEventId !== null) ws.send(JSON.stringify({ type: 'resume', last_event_id: this.lastEventId }));
     });
     // Like the web client, frames of a socket that was given up are ignored.
     ws.on('message', (data) => {
-      if (this.ws === ws) this.onFrame(JSON.parse(String(data)));
+      const frame = JSON.parse(String(data));
+      if (this.ws === ws) this.onFrame(frame);
+      else if (frame.type === 'message') this.ignored.push({ id: frame.message.id, ws: ws.serial, current: this.ws?.serial ?? null });
     });
     ws.on('unexpected-response', (request, response) => {
       this.refusals += 1;
@@ -207,7 +212,7 @@ export class Receiver {
         `complete set of ${messageIds.length} messages`);
     } catch (error) {
       const missing = messageIds.filter((id) => !this.messageCounts.has(id));
-      error.message += `; missing ids ${missing.slice(0, 20).join(', ')}`;
+      error.message += `; missing ids ${missing.slice(0, 20).join(', ')}; ignored ${JSON.stringify(this.ignored.filter((f) => missing.includes(f.id)).slice(0, 5))}`;
       throw error;
     }
   }
