@@ -53,6 +53,13 @@ if node -e 'const [major, minor] = process.versions.node.split(".").map(Number);
             process.exit(major > 20 || (major === 20 && minor >= 10) ? 0 : 1)'; then
     concurrency=(--test-concurrency=1)
 fi
+# A test that fails while sockets are open can keep its file's process
+# alive after the last test; --test-force-exit (node 20.14 and later) ends
+# it once its tests are done, so a failure cannot hang the whole run.
+if node -e 'const [major, minor] = process.versions.node.split(".").map(Number);
+            process.exit(major > 20 || (major === 20 && minor >= 14) ? 0 : 1)'; then
+    concurrency+=(--test-force-exit)
+fi
 
 echo "== node tests: ${files[*]}"
 node --test "${concurrency[@]}" "${files[@]}" || failed=1
