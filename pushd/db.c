@@ -413,20 +413,27 @@ static void finish_active(struct db *db)
     send_next(db);
 }
 
-/* Reads what the server sent: notifications and results. */
-static void read_input(struct db *db)
+static void drain_notifications(struct db *db)
 {
     PGnotify *notification;
 
-    if (!PQconsumeInput(db->conn)) {
-        drop_with_libpq_error(db);
-        return;
-    }
-    while ((notification = PQnotifies(db->conn)) != NULL) {
+    while (db->conn != NULL && (notification = PQnotifies(db->conn)) != NULL) {
         if (db->hooks.notify != NULL)
             db->hooks.notify(db, notification, db->hooks.arg);
         PQfreemem(notification);
     }
+}
+
+/* Reads what the server sent: notifications and results. libpq parses
+ * notifications that arrive with a result while the result is read, so
+ * they are collected again afterwards. */
+static void read_input(struct db *db)
+{
+    if (!PQconsumeInput(db->conn)) {
+        drop_with_libpq_error(db);
+        return;
+    }
+    drain_notifications(db);
     while (db->conn != NULL && !PQisBusy(db->conn)) {
         PGresult *result;
 
@@ -442,6 +449,7 @@ static void read_input(struct db *db)
         else
             PQclear(result);
     }
+    drain_notifications(db);
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_BAD)
         drop_with_libpq_error(db);
 }

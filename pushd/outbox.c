@@ -44,12 +44,14 @@ static const struct db_statement statements[OUTBOX_STATEMENT_COUNT] = {
         "                   WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) "
         "                   ORDER BY xid DESC, id DESC LIMIT 1) e ON true",
         0},
+    /* ORDER BY names the table's columns: a bare "xid" would mean the
+     * xid::text output column and sort "1001" before "999". */
     [OUTBOX_FETCH] = {
         "outbox_fetch",
         "SELECT xid::text, id, conversation_id, kind, payload::text FROM events "
         "WHERE (xid, id) > ($1::xid8, $2::bigint) "
         "AND xid < pg_snapshot_xmin(pg_current_snapshot()) "
-        "ORDER BY xid, id LIMIT $3",
+        "ORDER BY events.xid, events.id LIMIT $3",
         3},
 };
 

@@ -32,7 +32,8 @@ static const struct db_statement statements[QUERY_COUNT] = {
         "SELECT xid::text, id FROM events_horizon",
         0},
     /* The upper bound is the daemon's delivered position, so the replay
-     * never returns an event that live delivery has not passed yet. */
+     * never returns an event that live delivery has not passed yet. The
+     * ORDER BY names the table's columns, not the xid::text output. */
     [QUERY_REPLAY] = {
         "replay",
         "SELECT xid::text, id, conversation_id, kind, payload::text "
@@ -40,7 +41,7 @@ static const struct db_statement statements[QUERY_COUNT] = {
         "WHERE conversation_id = ANY ($3::bigint[]) "
         "AND (xid, id) > ($1::xid8, $2::bigint) "
         "AND (xid, id) <= ($4::xid8, $5::bigint) "
-        "ORDER BY xid, id LIMIT $6",
+        "ORDER BY events.xid, events.id LIMIT $6",
         6},
     [QUERY_PRESENCE_ONLINE] = {
         "presence_online",
