@@ -7,17 +7,19 @@
 #define _POSIX_C_SOURCE 200809L
 #include "bus.h"
 
-#include <adapters/libuv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "presence.h"
+#include "redis_uv.h"
 #include "typing.h"
 
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
+/* A connection not up after this long is given up and retried. */
+#define CONNECT_TIMEOUT_MS 5000
 
 struct bus_target {
     char host[256];
@@ -192,6 +194,7 @@ static void on_connect(const redisAsyncContext *context, int status)
         schedule_retry(link, reason);
         return;
     }
+    uv_timer_stop(&link->retry_timer);
     link->connected = 1;
     link->attempt = 0;
     log_info("redis %s: connected", link->name);
@@ -265,6 +268,20 @@ static void queue_setup(struct bus_link *link)
         redisAsyncCommand(context, on_setup_reply, setup_ping, "PING");
 }
 
+/* Gives up a connect that has not finished; a refused or reset connect
+ * reports itself, but an unanswered one would wait for the kernel. */
+static void on_connect_timeout(uv_timer_t *timer)
+{
+    struct bus_link *link = timer->data;
+    redisAsyncContext *context = link->context;
+
+    if (link->connected || context == NULL)
+        return;
+    link->context = NULL;
+    redisAsyncFree(context);
+    schedule_retry(link, "connect timed out");
+}
+
 static void connect_link(struct bus_link *link)
 {
     redisAsyncContext *context;
@@ -286,7 +303,7 @@ static void connect_link(struct bus_link *link)
         return;
     }
     context->data = link;
-    if (redisLibuvAttach(context, bus_loop) != REDIS_OK) {
+    if (redis_uv_attach(context, bus_loop) != REDIS_OK) {
         redisAsyncFree(context);
         schedule_retry(link, "cannot attach to the event loop");
         return;
@@ -295,6 +312,7 @@ static void connect_link(struct bus_link *link)
     redisAsyncSetDisconnectCallback(context, on_disconnect);
     link->context = context;
     queue_setup(link);
+    uv_timer_start(&link->retry_timer, on_connect_timeout, CONNECT_TIMEOUT_MS, 0);
 }
 
 /* ---- public interface -------------------------------------------------------- */

@@ -119,11 +119,13 @@ export class Receiver {
     this.ws = null;
     this.waiters = [];
     this.ignored = [];
+    this.badFrames = [];
     this.serial = 0;
   }
 
   /** Connects and resolves after the first hello. */
   async start() {
+    Receiver.live.add(this);
     this.connect();
     await this.waitFor(() => this.hellos > 0, 15000, 'the first hello');
     return this;
@@ -139,8 +141,14 @@ export class Receiver {
       if (this.lastEventId !== null) ws.send(JSON.stringify({ type: 'resume', last_event_id: this.lastEventId }));
     });
     // Like the web client, frames of a socket that was given up are ignored.
-    ws.on('message', (data) => {
-      const frame = JSON.parse(String(data));
+    ws.on('message', (data, isBinary) => {
+      let frame;
+      try {
+        frame = JSON.parse(String(data));
+      } catch {
+        this.badFrames.push({ ws: ws.serial, binary: isBinary, text: String(data).slice(0, 200) });
+        return;
+      }
       if (this.ws === ws) this.onFrame(frame);
       else if (frame.type === 'message') this.ignored.push({ id: frame.message.id, ws: ws.serial, current: this.ws?.serial ?? null });
     });
@@ -161,7 +169,9 @@ export class Receiver {
     ws.reconnectScheduled = true;
     if (this.ws === ws) this.ws = null;
     else if (this.ws !== null) return; // a newer socket is already connecting
-    setTimeout(() => this.connect(), 100 + Math.random() * 200);
+    // Unreferenced, so a failed test that never stops its receivers
+    // does not keep node running.
+    setTimeout(() => this.connect(), 100 + Math.random() * 200).unref();
   }
 
   onFrame(frame) {
@@ -212,7 +222,7 @@ export class Receiver {
         `complete set of ${messageIds.length} messages`);
     } catch (error) {
       const missing = messageIds.filter((id) => !this.messageCounts.has(id));
-      error.message += `; missing ids ${missing.slice(0, 20).join(', ')}; ignored ${JSON.stringify(this.ignored.filter((f) => missing.includes(f.id)).slice(0, 5))}`;
+      error.message += `; missing ids ${missing.slice(0, 20).join(', ')}; ignored ${JSON.stringify(this.ignored.filter((f) => missing.includes(f.id)).slice(0, 5))}; bad frames ${JSON.stringify(this.badFrames.slice(0, 3))}`;
       throw error;
     }
   }
@@ -238,10 +248,19 @@ export class Receiver {
   }
 
   stop() {
+    Receiver.live.delete(this);
     this.stopped = true;
     for (const waiter of this.waiters.splice(0)) clearTimeout(waiter.timer);
     this.ws?.terminate();
   }
+}
+
+/** Receivers started and not stopped yet. */
+Receiver.live = new Set();
+
+/** Stops every receiver; for after() hooks, so a failed test leaves none behind. */
+export function stopReceivers() {
+  for (const receiver of [...Receiver.live]) receiver.stop();
 }
 
 /** Reads the session secret of the stack's configuration file. */
