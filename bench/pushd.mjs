@@ -831,6 +831,22 @@ try {
   wsload = new Wsload(wsloadBinary, stack.ports.pushd);
 
   const fan = await memoryAndFanout(stack, wsload, data, tokenOf, tokenFile, planFile);
+  if (process.env.BENCH_ONLY === 'fanout') {
+    // Parts 1 and 2 alone, for profiling the daemon's fan-out.
+    for (const f of [fan.fanout1k, fan.fanout10k]) {
+      console.log(`fan-out to ${f.sockets}: ${f.cpuPerDeliveryUs.toFixed(2)} µs CPU per delivery, `
+        + `last socket ${f.lastMs.toFixed(1)} ms, frames missing ${f.lost}`);
+    }
+  } else {
+    await runRest(fan, { data, tokenOf, tokenFile, pairsFile, planFile });
+  }
+} finally {
+  if (wsload) await wsload.quit();
+  await stack.stop();
+}
+
+/** Parts 3 and 4, then the report. */
+async function runRest(fan, { data, tokenOf, tokenFile, pairsFile, planFile }) {
   await openChatSockets(wsload, tokenOf, tokenFile);
   await sleep(SETTLE_MS);
   progress(`chat workload: ${CHAT_RATE} messages/s for ${CHAT_SECONDS} s`);
@@ -839,7 +855,4 @@ try {
   const writes = await writeThroughput(stack, wsload, data, tokenOf, tokenFile, pairsFile);
   const clientStats = await wsload.stats();
   printReport(build, { ...fan, chat, writes, clientStats });
-} finally {
-  if (wsload) await wsload.quit();
-  await stack.stop();
 }

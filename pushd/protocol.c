@@ -254,7 +254,7 @@ static void on_closed(struct push_socket *s)
     socket_release(s);
 }
 
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+static int dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                     void *in, size_t len)
 {
     struct push_socket *s = user;
@@ -284,6 +284,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                    void *in, size_t len)
+{
+    int status;
+
+    socket_callback_enter();
+    status = dispatch(wsi, reason, user, in, len);
+    socket_callback_leave();
+    return status;
 }
 
 const struct lws_protocols protocol_table[] = {

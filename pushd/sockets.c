@@ -1,7 +1,8 @@
 /*
- * Socket send queues. Frames are queued as references to shared frames
- * and written only from the WRITEABLE callback, several per callback while
- * the kernel takes them. A socket whose queue grows past
+ * Socket send queues. A frame for a socket with nothing pending is written
+ * at once (see may_write_now()); otherwise it is queued as a reference to
+ * the shared frame and written from the WRITEABLE callback, several per
+ * callback while the kernel takes them. A socket whose queue grows past
  * PUSHD_MAX_QUEUED_BYTES is a client that does not read: it is closed
  * with 1008 rather than buffered without bound.
  */
@@ -22,6 +23,19 @@
 #define MAX_BYTES_PER_WRITABLE (256 * 1024)
 
 static unsigned long long next_socket_id = 1;
+
+/* Nonzero while a libwebsockets callback runs; see socket_send(). */
+static int callback_depth;
+
+void socket_callback_enter(void)
+{
+    callback_depth++;
+}
+
+void socket_callback_leave(void)
+{
+    callback_depth--;
+}
 
 void socket_init(struct push_socket *s, struct lws *wsi, long long user_id)
 {
@@ -94,6 +108,60 @@ static void clear_queue(struct push_socket *s)
         pop_frame(s);
 }
 
+/* Writes one frame. Returns 0, or -1 when the connection failed. */
+static int write_frame(struct push_socket *s, struct frame *frame)
+{
+    if (lws_write(s->wsi, frame_payload(frame), frame->len, LWS_WRITE_TEXT) <
+        (int)frame->len) {
+        socket_log(LOG_INFO, s, "write failed; closing");
+        return -1;
+    }
+    if (frame->is_event)
+        s->written = frame->position;
+    return 0;
+}
+
+/*
+ * Writes queued frames while the head may go out, up to budget bytes and
+ * while the socket takes them. Returns 0, or -1 when a write failed.
+ */
+static int write_queued(struct push_socket *s, size_t budget)
+{
+    size_t bytes = 0;
+
+    while (head_writable(s) && bytes < budget) {
+        struct frame *frame = s->head->frame;
+
+        if (bytes > 0 && lws_send_pipe_choked(s->wsi))
+            break;
+        if (write_frame(s, frame) != 0)
+            return -1;
+        bytes += frame->len;
+        pop_frame(s);
+    }
+    return 0;
+}
+
+/*
+ * Returns 1 when frame may be written at once instead of queued for the
+ * WRITEABLE callback. Waiting for WRITEABLE costs four epoll_ctl calls
+ * per frame with the libuv loop (the poll is restarted to add POLLOUT and
+ * again to drop it), which dominates a fan-out to thousands of sockets.
+ * So a frame for an open socket with nothing queued is written at once,
+ * as event-driven servers do: the socket is non-blocking, and when the
+ * kernel takes only part of it (or nothing), libwebsockets keeps the rest
+ * and asks for WRITEABLE, and lws_partial_buffered() sends every later
+ * frame to the queue until that rest is out. Not while a libwebsockets
+ * callback runs, whose own state the write could disturb.
+ */
+static int may_write_now(const struct push_socket *s, const struct frame *frame)
+{
+    return s->head == NULL && callback_depth == 0 && s->established &&
+           s->close_code == 0 &&
+           !(frame->is_event && s->state == SOCKET_WAIT_RESUME) &&
+           !lws_partial_buffered(s->wsi);
+}
+
 int socket_send(struct push_socket *s, struct frame *frame)
 {
     struct queued_frame *node;
@@ -109,6 +177,13 @@ int socket_send(struct push_socket *s, struct frame *frame)
                    "client resumes", PUSHD_MAX_QUEUED_BYTES);
         socket_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "send queue full");
         return -1;
+    }
+    if (may_write_now(s, frame)) {
+        if (write_frame(s, frame) != 0) {
+            socket_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
+            return -1;
+        }
+        return 0;
     }
     node = malloc(sizeof(*node));
     if (node == NULL) {
@@ -215,25 +290,10 @@ void socket_close(struct push_socket *s, int code, const char *reason)
 
 int socket_on_writable(struct push_socket *s)
 {
-    size_t bytes = 0;
-
     if (s->close_code != 0)
         return 0;
-    while (head_writable(s) && bytes < MAX_BYTES_PER_WRITABLE) {
-        struct frame *frame = s->head->frame;
-
-        if (bytes > 0 && lws_send_pipe_choked(s->wsi))
-            break;
-        if (lws_write(s->wsi, frame_payload(frame), frame->len, LWS_WRITE_TEXT) <
-            (int)frame->len) {
-            socket_log(LOG_INFO, s, "write failed; closing");
-            return -1;
-        }
-        if (frame->is_event)
-            s->written = frame->position;
-        bytes += frame->len;
-        pop_frame(s);
-    }
+    if (write_queued(s, MAX_BYTES_PER_WRITABLE) != 0)
+        return -1;
     if (head_writable(s))
         lws_callback_on_writable(s->wsi);
     if (s->state == SOCKET_REPLAYING && s->replay_paused &&

@@ -58,7 +58,6 @@ struct push_socket {
 
     struct queued_frame *head, *tail;
     size_t queued_bytes;
-    int writable_requested;
     int close_code; /* when nonzero, close with it at the next TIMER */
 
     char *rx;       /* a fragmented client message being reassembled */
@@ -67,6 +66,11 @@ struct push_socket {
     uint32_t typing_tokens; /* thousandths of a typing frame */
     uint64_t typing_refill_ms;
 };
+
+/* Bracket every libwebsockets protocol callback: while one runs, frames
+ * are not written outside the WRITEABLE callback. */
+void socket_callback_enter(void);
+void socket_callback_leave(void);
 
 /* Sets up s for a new connection; id comes from a process-wide counter. */
 void socket_init(struct push_socket *s, struct lws *wsi, long long user_id);
@@ -87,10 +91,11 @@ void socket_start(struct push_socket *s);
 #define SOCKET_HOLD_MS 1000
 
 /*
- * Queues one reference of frame on s. Returns 0, or -1 when frames are
- * pending and this one would take them past PUSHD_MAX_QUEUED_BYTES; s is
- * then being closed with 1008 (policy violation) so its client reconnects
- * and resumes. A client that stops reading fills the kernel's buffers
+ * Writes frame to s at once when nothing is pending and no libwebsockets
+ * callback runs, else queues one reference of it. Returns 0, or -1 when
+ * the write failed, or when frames are pending and this one would take
+ * them past PUSHD_MAX_QUEUED_BYTES; s is then being closed with 1008
+ * (policy violation) so its client reconnects and resumes. A client that stops reading fills the kernel's buffers
  * first, so it usually sees the connection drop (1006) instead.
  */
 int socket_send(struct push_socket *s, struct frame *frame);
