@@ -5,7 +5,9 @@
 //    resident set plus the kernel's TCP buffer memory;
 // 2. fan-out of one group message to 1,000 and to 10,000 sockets: the
 //    daemon's CPU time per delivery and the time from the POST until the
-//    last socket has the message (median of 5 messages);
+//    last socket has the message (median of 5 messages), next to a
+//    reference: the CPU and time of a plain send() to as many loopback
+//    connections (bench/sendfloor.c), which the kernel charges any server;
 // 3. a chat workload: 2,000 sockets in 1,000 direct conversations, 500
 //    messages per second through the API, latency from the POST to the
 //    recipient's socket, and a count of lost messages;
@@ -19,7 +21,8 @@
 // signs them. Prints a table with each target and whether it is met, and
 // the share of CPU time that other processes on the machine took during
 // each measurement. A write run during which they took over 5 % is
-// repeated, twice at most. BENCH_SECONDS sets the length of each wrk run.
+// repeated, twice at most. BENCH_SECONDS sets the length of each wrk run;
+// BENCH_ONLY=fanout runs parts 1 and 2 alone.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -262,12 +265,34 @@ function readSecret(stack) {
 
 // ---- the WebSocket client ---------------------------------------------------
 
-function buildWsload() {
-  const output = path.join(ROOT, 'build', 'bench', 'wsload');
+/** Compiles bench/NAME.c to build/bench/NAME and returns its path. */
+function buildTool(name) {
+  const output = path.join(ROOT, 'build', 'bench', name);
   mkdirSync(path.dirname(output), { recursive: true });
   execFileSync('cc', ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', output,
-    path.join(ROOT, 'bench', 'wsload.c')], { stdio: 'inherit' });
+    path.join(ROOT, 'bench', `${name}.c`)], { stdio: 'inherit' });
   return output;
+}
+
+// The size of the buffer sendfloor sends: the fan-out's message frames
+// are about 190 bytes (a short body, no image).
+const FLOOR_BYTES = 200;
+const FLOOR_ROUNDS = 6;
+
+/**
+ * Runs bench/sendfloor.c: the sender's CPU per plain send() and the time
+ * to send to every one of `sockets` loopback connections, the median of
+ * FLOOR_ROUNDS - 1 rounds. The kernel's share of any delivery here.
+ */
+function sendFloor(binary, sockets) {
+  const out = execFileSync(binary, [String(sockets), String(FLOOR_BYTES), String(FLOOR_ROUNDS)],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const rounds = out.trim().split('\n').map((line) => line.split(' ').map(Number));
+  return {
+    sockets,
+    cpuPerSendUs: median(rounds.map((r) => r[1] / 1000)),
+    allMs: median(rounds.map((r) => r[2] / 1e6)),
+  };
 }
 
 /** Drives one wsload process: each command resolves to its reply line. */
@@ -745,6 +770,10 @@ function printReport(build, r) {
   row('POST to last socket, 10,000 sockets', `${r.fanout10k.lastMs.toFixed(1)} ms`, `<= ${TARGETS.fanout10kMs} ms`,
     r.fanout10k.lastMs <= TARGETS.fanout10kMs);
   const fanoutFrames = FANOUT_MESSAGES * (r.fanout1k.sockets + r.fanout10k.sockets);
+  for (const f of r.floors) {
+    row(`reference: plain send() to ${f.sockets.toLocaleString('en')} sockets, CPU`, `${f.cpuPerSendUs.toFixed(2)} µs`, '-');
+  }
+  row('reference: plain send() to 10,000 sockets, all sent', `${r.floors[1].allMs.toFixed(1)} ms`, '-');
   row('fan-out frames missing', `${r.fanout1k.lost + r.fanout10k.lost} of ${fanoutFrames}`, '0',
     r.fanout1k.lost + r.fanout10k.lost === 0);
   row(`chat ${CHAT_RATE}/s, POST to recipient p50`, `${r.chat.p50.toFixed(2)} ms`, '-');
@@ -809,7 +838,8 @@ function printReport(build, r) {
 
 const build = process.env.BLINKCHAT_TEST_BUILD || 'build';
 process.env.BLINKCHAT_TEST_BUILD = build;
-const wsloadBinary = buildWsload();
+const wsloadBinary = buildTool('wsload');
+const floorBinary = buildTool('sendfloor');
 const stack = await startStack({ apiProcs: 4 });
 let wsload = null;
 try {
@@ -831,11 +861,16 @@ try {
   wsload = new Wsload(wsloadBinary, stack.ports.pushd);
 
   const fan = await memoryAndFanout(stack, wsload, data, tokenOf, tokenFile, planFile);
+  fan.floors = [sendFloor(floorBinary, 1000), sendFloor(floorBinary, 10000)];
+  progress(`plain send() to 1000 and 10000 sockets: ${fan.floors.map((f) => `${f.cpuPerSendUs.toFixed(2)} µs`).join(', ')}`);
   if (process.env.BENCH_ONLY === 'fanout') {
     // Parts 1 and 2 alone, for profiling the daemon's fan-out.
     for (const f of [fan.fanout1k, fan.fanout10k]) {
       console.log(`fan-out to ${f.sockets}: ${f.cpuPerDeliveryUs.toFixed(2)} µs CPU per delivery, `
         + `last socket ${f.lastMs.toFixed(1)} ms, frames missing ${f.lost}`);
+    }
+    for (const f of fan.floors) {
+      console.log(`plain send() to ${f.sockets}: ${f.cpuPerSendUs.toFixed(2)} µs CPU per send, all sent in ${f.allMs.toFixed(1)} ms`);
     }
   } else {
     await runRest(fan, { data, tokenOf, tokenFile, pairsFile, planFile });

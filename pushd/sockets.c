@@ -1,6 +1,6 @@
 /*
  * Socket send queues. A frame for a socket with nothing pending is written
- * at once (see may_write_now()); otherwise it is queued as a reference to
+ * at once (see may_write_now()). Other frames are queued as references to
  * the shared frame and written from the WRITEABLE callback, several per
  * callback while the kernel takes them. A socket whose queue grows past
  * PUSHD_MAX_QUEUED_BYTES is a client that does not read: it is closed
@@ -150,7 +150,7 @@ static int write_queued(struct push_socket *s, size_t budget)
  * So a frame for an open socket with nothing queued is written at once,
  * as event-driven servers do: the socket is non-blocking, and when the
  * kernel takes only part of it (or nothing), libwebsockets keeps the rest
- * and asks for WRITEABLE, and lws_partial_buffered() sends every later
+ * and requests WRITEABLE, and lws_partial_buffered() sends every later
  * frame to the queue until that rest is out. Not while a libwebsockets
  * callback runs, whose own state the write could disturb.
  */
