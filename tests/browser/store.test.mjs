@@ -308,6 +308,7 @@ test('socket resumes from last event', (context) => {
   first.open();
   assert.deepEqual(first.sent, []);
   first.receive({ type: 'hello', user_id: 1, last_event_id: 'p0' });
+  assert.deepEqual(first.sent, [{ type: 'ping' }], 'a socket that does not resume pings after hello');
   first.receive({ type: 'message', event_id: 'p1', message: {} });
   first.close();
 
@@ -317,6 +318,7 @@ test('socket resumes from last event', (context) => {
   second.open();
   assert.deepEqual(second.sent, [{ type: 'resume', last_event_id: 'p1' }]);
   second.receive({ type: 'hello', user_id: 1, last_event_id: 'p9' });
+  assert.deepEqual(second.sent, [{ type: 'resume', last_event_id: 'p1' }], 'no ping after a resume');
   assert.deepEqual(hellos, [false, true]);
   assert.equal(events.length, 1);
   socket.stop();
@@ -337,8 +339,10 @@ test('socket pings and drops silent link', (context) => {
   const first = FakeWebSocket.instances[0];
   first.open();
   first.receive({ type: 'hello', user_id: 1, last_event_id: 'p0' });
-  context.mock.timers.tick(25000);
   assert.deepEqual(first.sent, [{ type: 'ping' }]);
+  first.receive({ type: 'pong' });
+  context.mock.timers.tick(25000);
+  assert.deepEqual(first.sent, [{ type: 'ping' }, { type: 'ping' }]);
   context.mock.timers.tick(10000);
   assert.equal(first.readyState, 3);
   context.mock.timers.tick(500);

@@ -86,6 +86,10 @@ export function createSocket(options) {
       if (frame.type === 'pong') return;
       if (frame.type === 'hello') {
         attempt = 0;
+        // The daemon holds event frames for a second after hello unless a
+        // frame from the client comes first, so one that does not resume
+        // ends the wait with a ping.
+        if (!resumed) sendPing();
         onStatus({ state: 'open', attempt });
         onHello(frame, { resumed });
         return;
