@@ -26,6 +26,13 @@
 #define CLIENT_JSON_MAX_DEPTH 8
 /* Bytes libwebsockets buffers per connection for incoming frames. */
 #define RX_BUFFER_BYTES 1024
+/*
+ * Bytes libwebsockets passes to one send(). Left at 0, libwebsockets 4.1
+ * uses RX_BUFFER_BYTES, so every frame over about 1 KB went out in 1044-byte
+ * pieces, one loop pass each, and a client reading a burst of long
+ * messages as fast as loopback allows still filled its 1 MiB queue.
+ */
+#define TX_PACKET_BYTES (256 * 1024)
 
 /*
  * The identity authorized by the last HTTP_CONFIRM_UPGRADE. The
@@ -298,7 +305,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 const struct lws_protocols protocol_table[] = {
-    {"blinkchat", callback, sizeof(struct push_socket), RX_BUFFER_BYTES, 0, NULL, 0},
+    {"blinkchat", callback, sizeof(struct push_socket), RX_BUFFER_BYTES, 0, NULL,
+     TX_PACKET_BYTES},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
