@@ -155,6 +155,9 @@ describe('web client on the real stack', { skip: stackProblem || false }, () => 
 
     await sendMessage(alice.page, 'Hello Bob');
     await conversationItem(bob.page, 'Alice Liddell').locator('.badge', { hasText: '1' }).waitFor();
+    // Bob's socket can get the message before Alice's page has handled the
+    // POST response or its own socket's echo.
+    await waitUntil(() => deliveryOf(alice.page, 'Hello Bob'), (state) => state === 'sent', { timeoutMs: 5000 });
     assert.equal(await deliveryOf(alice.page, 'Hello Bob'), 'sent');
 
     await conversationItem(bob.page, 'Alice Liddell').click();
