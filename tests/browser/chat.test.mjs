@@ -290,6 +290,33 @@ describe('web client on the real stack', { skip: stackProblem || false }, () => 
     await bob.context.close();
   });
 
+  test('scrolled-up view survives a resize', async () => {
+    const alice = await newUser('alice', 'Alice Liddell');
+    const bob = await newUser('bob', 'Bob Builder');
+    const conversationId = await connect(alice, bob);
+    await stack.psql(`SELECT post_message(${conversationId}, ${alice.user.id}, gen_random_uuid(),
+                        'Resize ' || g, NULL)
+                      FROM generate_series(1, 30) AS g;
+                      NOTIFY blinkchat_outbox`);
+    const { page } = bob;
+    await conversationItem(page, 'Alice Liddell').click();
+    await messageRow(page, 'Resize 30').waitFor();
+    await page.waitForTimeout(300);
+
+    // The last render left the view at the bottom; the user then scrolls
+    // up, and the window gets shorter.
+    const bottom = await page.locator('.messages').evaluate((element) => element.scrollHeight - element.clientHeight);
+    assert.ok(bottom > 300, `the 30 messages overflow the view (${bottom}px to scroll)`);
+    await scrollMessagesTo(page, bottom - 200);
+    await page.waitForTimeout(300);
+    await page.setViewportSize({ width: 1100, height: 660 });
+    await page.waitForTimeout(300);
+    const top = await page.locator('.messages').evaluate((element) => element.scrollTop);
+    assert.ok(Math.abs(top - (bottom - 200)) < 2, `the view stayed at ${bottom - 200}px, now ${top}px`);
+    await alice.context.close();
+    await bob.context.close();
+  });
+
   test('send with the socket cut', async () => {
     const alice = await newUser('alice', 'Alice Liddell');
     const bob = await newUser('bob', 'Bob Builder');

@@ -133,6 +133,9 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
   }
 
   scroller.addEventListener('scroll', () => {
+    // A resize keeps the view at the bottom only while it is there, so a
+    // user who scrolled up since the last render stays where they are.
+    wasAtBottom = isAtBottom();
     checkLoadOlder();
     if (isAtBottom()) {
       unseenNew = 0;
