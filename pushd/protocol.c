@@ -28,9 +28,9 @@
 #define RX_BUFFER_BYTES 1024
 /*
  * Bytes libwebsockets passes to one send(). Left at 0, libwebsockets 4.1
- * uses RX_BUFFER_BYTES, so every frame over about 1 KB went out in 1044-byte
- * pieces, one loop pass each, and a client reading a burst of long
- * messages as fast as loopback allows still filled its 1 MiB queue.
+ * uses RX_BUFFER_BYTES, so a frame over about 1 KB went out in 1044-byte
+ * pieces, one loop pass each. A client reading a burst of long messages
+ * as fast as loopback allows then still filled its 1 MiB queue.
  */
 #define TX_PACKET_BYTES (256 * 1024)
 

@@ -265,8 +265,8 @@ describe('web client on the real stack', { skip: stackProblem || false }, () => 
     await conversationItem(page, 'Alice Liddell').click();
     await messageRow(page, 'History 200').waitFor();
 
-    // The loop scrolls up until the history says it is complete rather
-    // than counting pages.
+    // The loop scrolls up until the history shows that it is complete,
+    // rather than counting pages.
     const beginning = page.locator('.history-status', { hasText: 'beginning of the conversation' });
     for (let round = 0; round < 20 && !(await beginning.isVisible()); round += 1) {
       const count = await page.locator('.message-row').count();

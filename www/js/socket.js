@@ -86,8 +86,8 @@ export function createSocket(options) {
       if (frame.type === 'pong') return;
       if (frame.type === 'hello') {
         attempt = 0;
-        // The daemon holds event frames for a second after hello unless a
-        // frame from the client comes first, so one that does not resume
+        // The daemon delays event frames for up to a second after hello,
+        // until the client's first frame, so a client that does not resume
         // ends the wait with a ping.
         if (!resumed) sendPing();
         onStatus({ state: 'open', attempt });
