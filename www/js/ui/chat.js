@@ -155,12 +155,21 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
     newMessagesButton.hidden = true;
   }
 
-  // Returns the first row at least partly inside the view and its distance
-  // from the top of the view, so that render() can keep it in place.
+  // Returns the key of the first row at least partly inside the view and
+  // its distance from the top of the view, so that render() can keep that
+  // row in place. The key, not the element: a render replaces the element
+  // of a row whose content changed.
   function findAnchor() {
     const top = scroller.scrollTop;
     for (const row of list.children) {
-      if (row.offsetTop + row.offsetHeight > top) return { row, offset: row.offsetTop - top };
+      if (row.offsetTop + row.offsetHeight > top) return { key: row.dataset.key, offset: row.offsetTop - top };
+    }
+    return null;
+  }
+
+  function rowWithKey(key) {
+    for (const row of list.children) {
+      if (row.dataset.key === key) return row;
     }
     return null;
   }
@@ -250,8 +259,9 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
       unseenNew = 0;
     } else if (keepBottomOffset) {
       scroller.scrollTop = scroller.scrollHeight - distanceFromBottom;
-    } else if (anchor && anchor.row.isConnected) {
-      scroller.scrollTop = anchor.row.offsetTop - anchor.offset;
+    } else if (anchor) {
+      const row = rowWithKey(anchor.key);
+      if (row) scroller.scrollTop = row.offsetTop - anchor.offset;
     }
     if (!stickNextRender && !atBottom && appended && last.sender_id !== store.me?.id) unseenNew += 1;
     stickNextRender = false;
