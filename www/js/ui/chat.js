@@ -155,13 +155,15 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
     newMessagesButton.hidden = true;
   }
 
-  // Returns the key of the first row at least partly inside the view and
-  // its distance from the top of the view, so that render() can keep that
-  // row in place. The key, not the element: a render replaces the element
-  // of a row whose content changed.
+  // Returns the key of the first message row at least partly inside the
+  // view and its distance from the top of the view, so that render() can
+  // keep that row in place. The key, not the element: a render replaces
+  // the element of a row whose content changed. Day separators are
+  // skipped because a page of older messages moves them.
   function findAnchor() {
     const top = scroller.scrollTop;
     for (const row of list.children) {
+      if (!row.classList.contains('message-row')) continue;
       if (row.offsetTop + row.offsetHeight > top) return { key: row.dataset.key, offset: row.offsetTop - top };
     }
     return null;
@@ -236,7 +238,7 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
 
     const atBottom = isAtBottom();
     const distanceFromBottom = scroller.scrollHeight - scroller.scrollTop;
-    const anchor = keepBottomOffset ? null : findAnchor();
+    const anchor = findAnchor();
     const readUpTo = conversation.last_read_message_id ?? 0;
 
     reconcile(list, items, {
@@ -254,14 +256,14 @@ export function createChatView({ root, store, api, sender, typingSender, onBack,
     const appended = lastKey !== lastRenderedKey && lastRenderedKey !== null;
     lastRenderedKey = lastKey;
 
+    const anchorRow = anchor ? rowWithKey(anchor.key) : null;
     if (stickNextRender || (atBottom && !keepBottomOffset)) {
       scroller.scrollTop = scroller.scrollHeight;
       unseenNew = 0;
+    } else if (anchorRow) {
+      scroller.scrollTop = anchorRow.offsetTop - anchor.offset;
     } else if (keepBottomOffset) {
       scroller.scrollTop = scroller.scrollHeight - distanceFromBottom;
-    } else if (anchor) {
-      const row = rowWithKey(anchor.key);
-      if (row) scroller.scrollTop = row.offsetTop - anchor.offset;
     }
     if (!stickNextRender && !atBottom && appended && last.sender_id !== store.me?.id) unseenNew += 1;
     stickNextRender = false;
