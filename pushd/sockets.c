@@ -82,12 +82,16 @@ void socket_start(struct push_socket *s)
     wake_lws();
 }
 
+/* Returns 1 for an event frame that waits for the end of the hold after hello. */
+static int frame_held(const struct push_socket *s, const struct frame *frame)
+{
+    return frame->is_event && s->state == SOCKET_WAIT_RESUME;
+}
+
 /* Returns 1 when the frame at the head of the queue may be written now. */
 static int head_writable(const struct push_socket *s)
 {
-    if (s->head == NULL)
-        return 0;
-    return !(s->head->frame->is_event && s->state == SOCKET_WAIT_RESUME);
+    return s->head != NULL && !frame_held(s, s->head->frame);
 }
 
 static void pop_frame(struct push_socket *s)
@@ -148,17 +152,17 @@ static int write_queued(struct push_socket *s, size_t budget)
  * per frame with the libuv loop (the poll is restarted to add POLLOUT and
  * again to drop it), which dominates a fan-out to thousands of sockets.
  * So a frame for an open socket with nothing queued is written at once,
- * as event-driven servers do: the socket is non-blocking, and when the
- * kernel takes only part of it (or nothing), libwebsockets keeps the rest
+ * as event-driven servers do. The socket is non-blocking. When the kernel
+ * takes only part of the frame (or nothing), libwebsockets keeps the rest
  * and requests WRITEABLE, and lws_partial_buffered() sends every later
- * frame to the queue until that rest is out. Not while a libwebsockets
- * callback runs, whose own state the write could disturb.
+ * frame to the queue until that rest is out. No frame is written at once
+ * while a libwebsockets callback runs, because the write could disturb
+ * that callback's state.
  */
 static int may_write_now(const struct push_socket *s, const struct frame *frame)
 {
     return s->head == NULL && callback_depth == 0 && s->established &&
-           s->close_code == 0 &&
-           !(frame->is_event && s->state == SOCKET_WAIT_RESUME) &&
+           s->close_code == 0 && !frame_held(s, frame) &&
            !lws_partial_buffered(s->wsi);
 }
 
